@@ -1,0 +1,1 @@
+"""Tools that export a trained generator for serving and for devices."""

@@ -1,0 +1,93 @@
+"""Face records from a manifest CSV, a folder-per-identity tree, or the built-in set."""
+
+import csv
+import dataclasses
+import os
+
+BUILTIN_PREFIX = "builtin:"
+BUILTIN_ROOT = os.path.join(os.path.dirname(__file__), "builtin")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclasses.dataclass(frozen=True)
+class FaceRecord:
+    """One face image: where it is, whose it is, and its other labels.
+
+    `key` is the path relative to the dataset root: it names the record in
+    splits and reports whatever folder the dataset is mounted in.
+    """
+
+    key: str
+    path: str
+    identity: str = ""
+    attributes: tuple = ()
+
+    def attribute(self, name):
+        return dict(self.attributes).get(name, "")
+
+
+def resolve_source(source):
+    """Maps 'builtin:NAME' to the manifest shipped in the package."""
+    if source.startswith(BUILTIN_PREFIX):
+        name = source[len(BUILTIN_PREFIX):]
+        path = os.path.join(BUILTIN_ROOT, name, "manifest.csv")
+        if not os.path.isfile(path):
+            available = sorted(os.listdir(BUILTIN_ROOT))
+            raise ValueError(f"No built-in dataset {name!r}; available: {available}")
+        return path
+    return source
+
+
+def read_manifest(path):
+    """Reads `path,identity[,attribute...]` rows; paths relative to the CSV's folder.
+
+    The identity column may be missing (then every identity is ''), the
+    other columns become attributes.
+    """
+    root = os.path.dirname(os.path.abspath(path))
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "path" not in reader.fieldnames:
+            raise ValueError(f"{path}: a manifest needs a 'path' column, found {reader.fieldnames}")
+        extra = [c for c in reader.fieldnames if c not in ("path", "identity")]
+        records = []
+        for line, row in enumerate(reader, start=2):
+            if not row["path"]:
+                raise ValueError(f"{path}:{line}: empty path")
+            records.append(
+                FaceRecord(
+                    key=row["path"],
+                    path=os.path.join(root, row["path"]),
+                    identity=row.get("identity") or "",
+                    attributes=tuple((c, row[c] or "") for c in extra),
+                )
+            )
+    if not records:
+        raise ValueError(f"{path}: the manifest lists no images")
+    return records
+
+
+def read_folder_tree(root):
+    """Reads `root/<identity>/<image>`: each sub-folder is one person."""
+    records = []
+    for identity in sorted(os.listdir(root)):
+        folder = os.path.join(root, identity)
+        if not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
+            if name.lower().endswith(IMAGE_EXTENSIONS):
+                key = f"{identity}/{name}"
+                records.append(FaceRecord(key=key, path=os.path.join(folder, name), identity=identity))
+    if not records:
+        raise ValueError(f"{root}: no images in identity sub-folders ({', '.join(IMAGE_EXTENSIONS)})")
+    return records
+
+
+def load_records(source):
+    """Face records of a data source: a manifest CSV, a folder tree, or 'builtin:NAME'."""
+    path = resolve_source(source)
+    if os.path.isdir(path):
+        return read_folder_tree(path)
+    if os.path.isfile(path):
+        return read_manifest(path)
+    raise FileNotFoundError(f"Data source {source!r} is neither a manifest CSV nor a folder")

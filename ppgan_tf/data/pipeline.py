@@ -1,0 +1,131 @@
+"""tf.data input for PP-GAN training and the verificator's pairs.
+
+All randomness here is a stateless function of (seed, example index): the
+k-th example of a run is the same image with the same flip and the same noise
+seed however the run is split across replicas or restarted, so resuming from
+step s only needs s.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+_FLIP_SALT = 1
+
+
+def to_model_range(images_uint8):
+    """uint8 [0, 255] to float32 [-1, 1]."""
+    return tf.cast(images_uint8, tf.float32) / 127.5 - 1.0
+
+
+def to_uint8(images):
+    """float [-1, 1] to uint8 [0, 255], rounding."""
+    images = tf.clip_by_value(tf.cast(images, tf.float32), -1.0, 1.0)
+    return tf.cast(tf.round((images + 1.0) * 127.5), tf.uint8)
+
+
+def gan_dataset(images, batch_size, seed=0, start_step=0, flip=True):
+    """An endless dataset of {"images": float [-1, 1], "noise_seeds": int64} batches.
+
+    Each epoch visits every face once in an order fixed by (seed, epoch);
+    `start_step` skips the batches a resumed run has already trained on.
+
+    Args:
+        images: uint8 `[N, H, W, C]` faces.
+        batch_size: global batch size.
+        seed: int.
+        start_step: the number of batches already consumed.
+        flip: random horizontal flips (a face mirrored is still a face).
+    """
+    count = len(images)
+    if count == 0:
+        raise ValueError("gan_dataset needs at least one image")
+    faces = tf.constant(images)
+    start_example = start_step * batch_size
+    first_epoch = start_example // count
+
+    def epoch(e):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e])
+        )
+        example_ids = tf.data.Dataset.range(e * count, (e + 1) * count)
+        return tf.data.Dataset.zip(example_ids, tf.data.Dataset.from_tensor_slices(order))
+
+    def example(example_id, index):
+        image = to_model_range(tf.gather(faces, index))
+        if flip:
+            image = tf.image.stateless_random_flip_left_right(
+                image, seed=tf.stack([example_id, tf.constant(seed * 7919 + _FLIP_SALT, tf.int64)])
+            )
+        return {"images": image, "noise_seeds": example_id + seed * (1 << 40)}
+
+    dataset = tf.data.Dataset.range(first_epoch, 1 << 40).flat_map(epoch)
+    dataset = dataset.skip(start_example - first_epoch * count)
+    dataset = dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def _group_indices(identities):
+    groups = {}
+    for i, identity in enumerate(identities):
+        groups.setdefault(identity, []).append(i)
+    return groups
+
+
+def check_pairable(identities, where):
+    """Raises ValueError unless both positive and negative pairs can be drawn."""
+    groups = _group_indices(identities)
+    if len(groups) < 2 or not any(len(g) >= 2 for g in groups.values()):
+        raise ValueError(
+            f"{where}: verification pairs need at least 2 people and one person with 2+ images; "
+            f"found {len(groups)} people, largest with {max(map(len, groups.values()), default=0)} images"
+        )
+
+
+def sample_pairs(identities, count, rng):
+    """`count` index pairs, the first half same-person, the second half different people.
+
+    Args:
+        identities: sequence of identity labels, one per image.
+        count: even number of pairs.
+        rng: `np.random.Generator`.
+
+    Returns:
+        (first, second, same): int arrays of length `count`; `same` is 1/0.
+    """
+    groups = _group_indices(identities)
+    people = list(groups)
+    with_two = [p for p in people if len(groups[p]) >= 2]
+    half = count // 2
+    first, second = np.empty(count, np.int64), np.empty(count, np.int64)
+    for k in range(half):
+        person = with_two[rng.integers(len(with_two))]
+        first[k], second[k] = rng.choice(groups[person], size=2, replace=False)
+    for k in range(half, count):
+        a, b = rng.choice(len(people), size=2, replace=False)
+        first[k] = rng.choice(groups[people[a]])
+        second[k] = rng.choice(groups[people[b]])
+    same = np.concatenate([np.ones(half, np.int64), np.zeros(count - half, np.int64)])
+    return first, second, same
+
+
+def pair_batches(images, identities, batch_size, seed=0, flip=True):
+    """Endless Siamese training batches, 50% positive and 50% negative pairs.
+
+    Yields:
+        (images_a, images_b, same): float32 [-1, 1] arrays and int labels.
+    """
+    check_pairable(identities, "verificator training data")
+    rng = np.random.default_rng(seed)
+    while True:
+        first, second, same = sample_pairs(identities, batch_size, rng)
+        a, b = images[first], images[second]
+        if flip:
+            a = np.where(rng.random(batch_size)[:, None, None, None] < 0.5, a[:, :, ::-1], a)
+            b = np.where(rng.random(batch_size)[:, None, None, None] < 0.5, b[:, :, ::-1], b)
+        yield (a.astype(np.float32) / 127.5 - 1.0, b.astype(np.float32) / 127.5 - 1.0, same)
+
+
+def evaluation_pairs(identities, count, seed=0):
+    """A fixed, balanced set of test pairs (half positive), the same for every run with `seed`."""
+    check_pairable(identities, "test data")
+    return sample_pairs(identities, count - count % 2, np.random.default_rng(seed + 1))

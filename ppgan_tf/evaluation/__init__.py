@@ -1,0 +1,1 @@
+"""Measuring de-identification: privacy (verification) and utility (similarity)."""

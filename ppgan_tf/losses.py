@@ -1,0 +1,104 @@
+"""PP-GAN losses: small pure functions returning one value per example.
+
+Per-example values let the training step average over the *global* batch
+(`tf.nn.compute_average_loss`), which keeps distributed training equal to
+training on one device. Images are in [-1, 1].
+"""
+
+import tensorflow as tf
+
+# The paper's four settings: which of the verificator (identity) and
+# regulator (SSIM) terms join the adversarial loss.
+SETTINGS = {
+    "cgan": {"verif": False, "sim": False},
+    "cgan_sim": {"verif": False, "sim": True},
+    "cgan_verif": {"verif": True, "sim": False},
+    "ppgan": {"verif": True, "sim": True},
+}
+
+
+def _mean_per_example(values):
+    values = tf.cast(values, tf.float32)
+    return tf.reduce_mean(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """Cross-entropy of D on real faces (label 1) and generated ones (label 0)."""
+    real_logits = tf.cast(real_logits, tf.float32)
+    fake_logits = tf.cast(fake_logits, tf.float32)
+    real = tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(real_logits), real_logits)
+    fake = tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(fake_logits), fake_logits)
+    return _mean_per_example(real) + _mean_per_example(fake)
+
+
+def generator_adversarial_loss(fake_logits):
+    """Non-saturating generator loss: cross-entropy of D calling fakes real."""
+    fake_logits = tf.cast(fake_logits, tf.float32)
+    return _mean_per_example(
+        tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(fake_logits), fake_logits)
+    )
+
+
+def embedding_distance(embeddings_a, embeddings_b):
+    """Euclidean distance between embeddings, with a gradient defined at 0."""
+    diff = tf.cast(embeddings_a, tf.float32) - tf.cast(embeddings_b, tf.float32)
+    return tf.sqrt(tf.reduce_sum(tf.square(diff), axis=-1) + 1e-12)
+
+
+def contrastive_loss(embeddings_a, embeddings_b, same, margin=2.0):
+    """Contrastive loss (Hadsell et al. 2006; PP-GAN eq. 4).
+
+    1/2 d^2 for pairs of the same person, 1/2 max(margin - d, 0)^2 for
+    different people, d the distance between the (L2-normalised) embeddings.
+    With unit embeddings d <= 2, so margin 2 pushes different people to
+    opposite directions.
+
+    Args:
+        embeddings_a, embeddings_b: float `[batch, dim]`.
+        same: `[batch]`, 1 for the same person, 0 for different people.
+        margin: float.
+    """
+    distance = embedding_distance(embeddings_a, embeddings_b)
+    same = tf.cast(same, tf.float32)
+    hinge = tf.maximum(margin - distance, 0.0)
+    return 0.5 * (same * tf.square(distance) + (1.0 - same) * tf.square(hinge))
+
+
+def verificator_loss(original_embeddings, generated_embeddings, margin=2.0):
+    """L_verif: contrastive loss on (x, G(x)), always labelled "different person"."""
+    different = tf.zeros(tf.shape(original_embeddings)[:1])
+    return contrastive_loss(original_embeddings, generated_embeddings, different, margin)
+
+
+def ssim(images_a, images_b):
+    """SSIM per image pair (`tf.image.ssim`), images in [-1, 1].
+
+    SSIM's luminance term assumes non-negative intensities: on [-1, 1] an
+    image and its negative would score high. So images are mapped to [0, 1].
+    """
+    to_unit = lambda images: (tf.cast(images, tf.float32) + 1.0) * 0.5  # noqa: E731
+    return tf.image.ssim(to_unit(images_a), to_unit(images_b), max_val=1.0)
+
+
+def ssim_loss(images_a, images_b):
+    """L_sim, the regulator: 1/2 (1 - SSIM)."""
+    return 0.5 * (1.0 - ssim(images_a, images_b))
+
+
+def generator_objective(adversarial, verif, sim, setting="ppgan", lambda_verif=1.0, lambda_sim=1.0):
+    """The PP-GAN objective L_cGAN + l1 L_verif + l2 L_sim, per example.
+
+    Args:
+        adversarial, verif, sim: per-example loss terms, float `[batch]`.
+        setting: one of `SETTINGS`; terms it leaves out weigh 0.
+        lambda_verif, lambda_sim: l1 and l2.
+    """
+    if setting not in SETTINGS:
+        raise ValueError(f"Unknown setting {setting!r}; choose from {sorted(SETTINGS)}")
+    use = SETTINGS[setting]
+    total = adversarial
+    if use["verif"]:
+        total = total + lambda_verif * verif
+    if use["sim"]:
+        total = total + lambda_sim * sim
+    return total

@@ -1,0 +1,14 @@
+"""The PP-GAN networks: generator, discriminator and verificator."""
+
+from ppgan_tf.models.discriminator import PatchDiscriminator, receptive_field
+from ppgan_tf.models.generator import NoiseDropout, UNetGenerator
+from ppgan_tf.models.verificator import LightCNN9, MaxFeatureMap
+
+__all__ = [
+    "LightCNN9",
+    "MaxFeatureMap",
+    "NoiseDropout",
+    "PatchDiscriminator",
+    "UNetGenerator",
+    "receptive_field",
+]

@@ -1,0 +1,218 @@
+"""The PP-GAN generator G: a pix2pix U-Net whose middle dropout is the noise z."""
+
+import math
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="ppgan_tf")
+class NoiseDropout(keras.layers.Layer):
+    """Dropout that stays on at inference: the generator's noise z.
+
+    Without seeds, masks come from the layer's own seed generator. With
+    `noise_seeds` (int, shape `[batch]`), each sample's mask is a stateless
+    function of (its seed, `salt`): the same seed gives the same face on any
+    device, batch split or replica count.
+
+    Args:
+        rate: float, fraction of units dropped.
+        salt: int, tells this layer's masks apart from other noise layers'.
+        seed: int or None, seed of the unseeded (stateful) masks.
+        **kwargs: standard `keras.layers.Layer` arguments, e.g. `dtype`.
+
+    Example:
+    >>> layer = NoiseDropout(rate=0.5, salt=1)
+    >>> y = layer(tf.ones([2, 4, 4, 8]), noise_seeds=tf.constant([3, 3]))
+    """
+
+    def __init__(self, rate, salt, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.salt = salt
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, noise_seeds=None):
+        if self.rate == 0.0:
+            return inputs
+        if noise_seeds is None:
+            keep = keras.random.uniform(
+                tf.shape(inputs), seed=self.seed_generator
+            ) >= self.rate
+        else:
+            keep = self._seeded_keep_mask(inputs, noise_seeds)
+        scale = tf.cast(1.0 / (1.0 - self.rate), inputs.dtype)
+        return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
+
+    def _seeded_keep_mask(self, inputs, noise_seeds):
+        sample_shape = tf.shape(inputs)[1:]
+        seeds = tf.cast(tf.reshape(noise_seeds, [-1]), tf.int64)
+
+        def one_mask(seed):
+            pair = tf.stack([seed, tf.constant(self.salt, tf.int64)])
+            return tf.random.stateless_uniform(sample_shape, seed=pair) >= self.rate
+
+        return tf.map_fn(one_mask, seeds, fn_output_signature=tf.bool)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rate": self.rate, "salt": self.salt, "seed": self.seed})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="ppgan_tf")
+class UNetGenerator(keras.Model):
+    """Pix2pix U-Net mapping a face to a de-identified face of the same size.
+
+    Stride-2 convolutions halve the image down to a 1x1 embedding of
+    `max_filters` channels; a mirrored decoder with skip connections brings
+    it back. The two innermost decoder blocks end in `NoiseDropout`, active
+    at inference too: it is the only source of randomness (the noise z).
+
+    Args:
+        image_size: int, side of the square input; a power of two (128 in
+            the paper). The encoder has `log2(image_size)` blocks.
+        channels: int, 1 (grey, as in the paper) or 3 (colour).
+        base_filters: int, filters of the first encoder block; doubled per
+            block up to `max_filters`.
+        max_filters: int, cap on filters, and so the embedding width.
+        dropout_rate: float, rate of the noise dropout layers.
+        noise_layers: int, how many innermost decoder blocks carry noise.
+        upsampling: `"transpose"` (pix2pix's transposed convolutions) or
+            `"resize"` (nearest-neighbour resize then convolution, which
+            avoids checkerboard artefacts).
+        dtype: string or `keras.DTypePolicy`, passed to every sub-layer. The
+            output layer always computes in float32.
+        **kwargs: standard `keras.Model` arguments, e.g. `name`.
+
+    Example:
+    >>> generator = UNetGenerator(image_size=128, channels=1)
+    >>> faces = tf.random.uniform([2, 128, 128, 1], -1.0, 1.0)
+    >>> fakes = generator(faces, noise_seeds=tf.constant([7, 8]))
+    >>> fakes.shape
+    TensorShape([2, 128, 128, 1])
+    """
+
+    def __init__(
+        self,
+        image_size=128,
+        channels=1,
+        base_filters=32,
+        max_filters=256,
+        dropout_rate=0.5,
+        noise_layers=2,
+        upsampling="transpose",
+        dtype=None,
+        **kwargs,
+    ):
+        depth = int(round(math.log2(image_size)))
+        if 2**depth != image_size or depth < 3:
+            raise ValueError(f"image_size must be a power of two >= 8, got {image_size}")
+        if upsampling not in ("transpose", "resize"):
+            raise ValueError(f"upsampling must be 'transpose' or 'resize', got {upsampling!r}")
+        if not 0 <= noise_layers <= depth - 1:
+            raise ValueError(f"noise_layers must be in [0, {depth - 1}], got {noise_layers}")
+        super().__init__(dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.image_size = image_size
+        self.channels = channels
+        self.base_filters = base_filters
+        self.max_filters = max_filters
+        self.dropout_rate = dropout_rate
+        self.noise_layers = noise_layers
+        self.upsampling = upsampling
+        filters = [min(base_filters * 2**i, max_filters) for i in range(depth)]
+
+        # === Layers ===
+        init = keras.initializers.RandomNormal(stddev=0.02)
+        self.encoder_blocks = []
+        for i, f in enumerate(filters):
+            # No norm on the first block (pix2pix) nor on the 1x1 embedding,
+            # where batch statistics of a single pixel are meaningless.
+            normalize = 0 < i < depth - 1
+            self.encoder_blocks.append(
+                self._block(f, "down", normalize, init, dtype, f"encoder_{i}")
+            )
+        self.decoder_blocks = [
+            self._block(f, "up", True, init, dtype, f"decoder_{j}")
+            for j, f in enumerate(reversed(filters[:-1]))
+        ]
+        self.noise_dropouts = [
+            NoiseDropout(dropout_rate, salt=j, dtype=dtype, name=f"noise_{j}")
+            for j in range(noise_layers)
+        ]
+        self.concat = keras.layers.Concatenate(dtype=dtype)
+        self.output_conv = self._upsample(channels, init, dtype, "output_conv", use_bias=True)
+        self.output_activation = keras.layers.Activation(
+            "tanh", dtype="float32", name="output_tanh"
+        )
+
+    def _upsample(self, filters, init, dtype, name, use_bias=False):
+        if self.upsampling == "transpose":
+            return keras.layers.Conv2DTranspose(
+                filters, 4, strides=2, padding="same", use_bias=use_bias,
+                kernel_initializer=init, dtype=dtype, name=name,
+            )
+        return keras.Sequential(
+            [
+                keras.layers.UpSampling2D(2, interpolation="nearest", dtype=dtype),
+                keras.layers.Conv2D(
+                    filters, 3, padding="same", use_bias=use_bias,
+                    kernel_initializer=init, dtype=dtype,
+                ),
+            ],
+            name=name,
+        )
+
+    def _block(self, filters, direction, normalize, init, dtype, name):
+        if direction == "down":
+            layers = [
+                keras.layers.Conv2D(
+                    filters, 4, strides=2, padding="same", use_bias=not normalize,
+                    kernel_initializer=init, dtype=dtype,
+                )
+            ]
+        else:
+            layers = [self._upsample(filters, init, dtype, f"{name}_up")]
+        if normalize:
+            # Synchronized: a replica's statistics are those of the global batch,
+            # so distributed training matches one-device training.
+            layers.append(keras.layers.BatchNormalization(synchronized=True, dtype=dtype))
+        if direction == "down":
+            layers.append(keras.layers.LeakyReLU(0.2, dtype=dtype))
+        else:
+            layers.append(keras.layers.ReLU(dtype=dtype))
+        return keras.Sequential(layers, name=name)
+
+    def call(self, inputs, training=None, noise_seeds=None):
+        x = inputs
+        skips = []
+        for block in self.encoder_blocks:
+            x = block(x, training=training)
+            skips.append(x)
+        for j, (block, skip) in enumerate(zip(self.decoder_blocks, reversed(skips[:-1]))):
+            x = block(x, training=training)
+            if j < len(self.noise_dropouts):
+                x = self.noise_dropouts[j](x, noise_seeds=noise_seeds)
+            x = self.concat([x, skip])
+        return self.output_activation(self.output_conv(x))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_size": self.image_size,
+                "channels": self.channels,
+                "base_filters": self.base_filters,
+                "max_filters": self.max_filters,
+                "dropout_rate": self.dropout_rate,
+                "noise_layers": self.noise_layers,
+                "upsampling": self.upsampling,
+            }
+        )
+        return config

@@ -1,0 +1,242 @@
+"""Training G and D against a frozen verificator: the PP-GAN step and loop."""
+
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tqdm
+
+from ppgan_tf import losses
+from ppgan_tf.data import pipeline
+from ppgan_tf.models import PatchDiscriminator, UNetGenerator
+from ppgan_tf.training import runtime, summaries
+
+LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "discriminator", "discriminator_accuracy")
+
+
+def build_generator(config):
+    return UNetGenerator(
+        image_size=config.image_size,
+        channels=config.channels,
+        base_filters=config.generator_base_filters,
+        max_filters=config.generator_max_filters,
+        dropout_rate=config.generator_dropout,
+        upsampling=config.generator_upsampling,
+        name="generator",
+    )
+
+
+def build_discriminator(config):
+    return PatchDiscriminator(
+        channels=config.channels, base_filters=config.discriminator_base_filters, name="discriminator"
+    )
+
+
+class PPGANTrainer:
+    """Owns G, D, their optimisers and checkpoints, and trains them against V.
+
+    Build and train inside one `tf.distribute` strategy; the frozen
+    verificator must have been created in the same strategy's scope.
+
+    Args:
+        config: `RunConfig`.
+        verificator: the frozen `LightCNN9`.
+        strategy: a `tf.distribute.Strategy`.
+        checkpoint_dir: where checkpoints are written and resumed from.
+    """
+
+    def __init__(self, config, verificator, strategy, checkpoint_dir):
+        self.config = config
+        self.strategy = strategy
+        self.verificator = verificator
+        self.verificator.trainable = False
+        shape = [1, config.image_size, config.image_size, config.channels]
+        with strategy.scope():
+            keras.utils.set_random_seed(config.seed)
+            self.generator = build_generator(config)
+            self.discriminator = build_discriminator(config)
+            self.generator(tf.zeros(shape), noise_seeds=tf.zeros([1], tf.int64))
+            self.discriminator(tf.zeros(shape))
+            self.generator_optimizer = runtime.make_optimizer(
+                config.learning_rate, config.beta_1, keras.mixed_precision.dtype_policy().name
+            )
+            self.discriminator_optimizer = runtime.make_optimizer(
+                config.learning_rate, config.beta_1, keras.mixed_precision.dtype_policy().name
+            )
+            # Built inside the scope so their slots are mirrored like the weights.
+            self.generator_optimizer.build(self.generator.trainable_variables)
+            self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        # Keras 3 layers kept in Python lists are invisible to tf.train.Checkpoint's
+        # object graph, so the models' variables are checkpointed as flat lists.
+        self.checkpoint = tf.train.Checkpoint(
+            generator=list(self.generator.variables),
+            discriminator=list(self.discriminator.variables),
+            generator_optimizer=self.generator_optimizer,
+            discriminator_optimizer=self.discriminator_optimizer,
+            step=self.step,
+        )
+        self.checkpoint_manager = tf.train.CheckpointManager(
+            self.checkpoint, checkpoint_dir, max_to_keep=config.keep_checkpoints
+        )
+        self._distributed_step = None
+
+    # === Checkpoints ===
+
+    def restore_latest(self):
+        """Restores the latest checkpoint, if any; returns the step reached."""
+        latest = self.checkpoint_manager.latest_checkpoint
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        return int(self.step.numpy())
+
+    def save_checkpoint(self):
+        return self.checkpoint_manager.save(checkpoint_number=int(self.step.numpy()))
+
+    # === The step ===
+
+    def _replica_step(self, batch):
+        """One G and one D update on this replica's share of the global batch."""
+        config = self.config
+        global_batch = config.batch_size
+        real = batch["images"]
+        with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
+            fake = self.generator(real, training=True, noise_seeds=batch["noise_seeds"])
+            real_logits = self.discriminator(real, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            adversarial = losses.generator_adversarial_loss(fake_logits)
+            verif = losses.verificator_loss(
+                self.verificator(real, training=False),
+                self.verificator(fake, training=False),
+                config.margin,
+            )
+            sim = losses.ssim_loss(real, fake)
+            generator_total = losses.generator_objective(
+                adversarial, verif, sim, config.setting, config.lambda_verif, config.lambda_sim
+            )
+            discriminator = losses.discriminator_loss(real_logits, fake_logits)
+            generator_loss = tf.nn.compute_average_loss(generator_total, global_batch_size=global_batch)
+            discriminator_loss = tf.nn.compute_average_loss(discriminator, global_batch_size=global_batch)
+            generator_scaled = self.generator_optimizer.scale_loss(generator_loss)
+            discriminator_scaled = self.discriminator_optimizer.scale_loss(discriminator_loss)
+
+        generator_variables = self.generator.trainable_variables
+        discriminator_variables = self.discriminator.trainable_variables
+        self.generator_optimizer.apply(
+            generator_tape.gradient(generator_scaled, generator_variables), generator_variables
+        )
+        self.discriminator_optimizer.apply(
+            discriminator_tape.gradient(discriminator_scaled, discriminator_variables),
+            discriminator_variables,
+        )
+        accuracy = 0.5 * (
+            tf.reduce_mean(tf.cast(tf.cast(real_logits, tf.float32) > 0, tf.float32), axis=[1, 2, 3])
+            + tf.reduce_mean(tf.cast(tf.cast(fake_logits, tf.float32) < 0, tf.float32), axis=[1, 2, 3])
+        )
+        terms = dict(
+            zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, discriminator, accuracy))
+        )
+        # Sums over this replica divided by the global batch: summed over replicas, the mean.
+        return {name: tf.reduce_sum(value) / global_batch for name, value in terms.items()}
+
+    def train_step(self, distributed_batch):
+        """One distributed step; returns the global-batch mean of every loss term."""
+        if self._distributed_step is None:
+
+            @tf.function
+            def distributed_step(batch):
+                per_replica = self.strategy.run(self._replica_step, args=(batch,))
+                self.step.assign_add(1)
+                return {
+                    name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                    for name, value in per_replica.items()
+                }
+
+            self._distributed_step = distributed_step
+        return self._distributed_step(distributed_batch)
+
+    def distribute(self, dataset):
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+    # === Inference ===
+
+    def deidentify(self, images_uint8, noise_seeds, batch_size=32):
+        """De-identified uint8 faces of uint8 faces, noise fixed by one seed per face."""
+        outputs = []
+        for i in range(0, len(images_uint8), batch_size):
+            fake = self.generator(
+                pipeline.to_model_range(images_uint8[i:i + batch_size]),
+                training=False,
+                noise_seeds=tf.constant(noise_seeds[i:i + batch_size], tf.int64),
+            )
+            outputs.append(pipeline.to_uint8(fake).numpy())
+        return np.concatenate(outputs)
+
+    # === The loop ===
+
+    def fit(self, train_images, sample_images, workdir, chief=True, log=print):
+        """Trains from the latest checkpoint up to `config.steps`.
+
+        Writes checkpoints, TensorBoard scalars and sample grids (PNG files
+        under WORKDIR/samples and in TensorBoard); only the chief writes logs
+        and samples. Returns (steps trained now, images per second).
+        """
+        config = self.config
+        start = self.restore_latest()
+        if start >= config.steps:
+            log(f"already at step {start} of {config.steps}: nothing to train")
+            return 0, 0.0
+        if start:
+            log(f"resuming from step {start}")
+        dataset = pipeline.gan_dataset(
+            train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip
+        )
+        iterator = iter(self.distribute(dataset))
+        writer = tf.summary.create_file_writer(os.path.join(workdir, "logs")) if chief else None
+        sample_seeds = np.arange(len(sample_images), dtype=np.int64)
+
+        progress = tqdm.tqdm(
+            total=config.steps, initial=start, desc="ppgan", unit="step",
+            disable=not chief, mininterval=2.0,
+        )
+        timed_images, timed_seconds = 0, 0.0
+        for step in range(start + 1, config.steps + 1):
+            started = time.perf_counter()
+            terms = self.train_step(next(iterator))
+            terms = {name: float(value) for name, value in terms.items()}
+            if step > start + 1:  # the first step includes tracing
+                timed_seconds += time.perf_counter() - started
+                timed_images += config.batch_size
+            images_per_second = timed_images / timed_seconds if timed_seconds else 0.0
+            progress.update(1)
+            progress.set_postfix(
+                G=f"{terms['generator_total']:.3f}", D=f"{terms['discriminator']:.3f}",
+                verif=f"{terms['verif']:.3f}", sim=f"{terms['sim']:.3f}",
+                img_s=f"{images_per_second:.1f}", refresh=False,
+            )
+            if writer and (step % config.summary_every == 0 or step == config.steps):
+                with writer.as_default(step=step):
+                    for name, value in terms.items():
+                        tf.summary.scalar(f"losses/{name}", value)
+                    tf.summary.scalar("speed/images_per_second", images_per_second)
+            if chief and (step % config.sample_every == 0 or step == config.steps):
+                self.write_samples(sample_images, sample_seeds, workdir, step, writer)
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                self.save_checkpoint()
+        progress.close()
+        if writer:
+            writer.flush()
+        return config.steps - start, (timed_images / timed_seconds if timed_seconds else 0.0)
+
+    def write_samples(self, images_uint8, noise_seeds, workdir, step, writer=None):
+        fakes = self.deidentify(images_uint8, noise_seeds)
+        grid = summaries.comparison_grid(images_uint8, fakes)
+        path = summaries.write_png(os.path.join(workdir, "samples", f"step_{step:07d}.png"), grid)
+        if writer:
+            with writer.as_default(step=step):
+                tf.summary.image("originals_over_deidentified", grid[None])
+        return path

@@ -1,0 +1,188 @@
+"""Whole runs: data -> split -> (verificator) -> PP-GAN -> evaluation, in one work directory.
+
+The `trainers/` entry points call these; everything a run makes lands in
+its work directory:
+
+    WORKDIR/config.json          the run config
+    WORKDIR/split.json           the train/test split every stage uses
+    WORKDIR/verificator/         the frozen verificator and its threshold
+    WORKDIR/checkpoints/         G, D, optimisers and step (resumable)
+    WORKDIR/logs/                TensorBoard scalars and image grids
+    WORKDIR/samples/             PNG grids: originals over de-identified faces
+    WORKDIR/generator.keras      the final generator
+    WORKDIR/metrics.json         what the run measured
+"""
+
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+
+from ppgan_tf.data import images as face_images
+from ppgan_tf.data import manifest, split
+from ppgan_tf.evaluation import metrics
+from ppgan_tf.training import ppgan, runtime, verificator_pretraining
+
+VERIFICATOR_SUBDIR = "verificator"
+GENERATOR_FILENAME = "generator.keras"
+METRICS_FILENAME = "metrics.json"
+SAMPLE_FACES = 8
+
+
+def prepare_data(config, workdir, log=print):
+    """The run's train and test `FaceSet`s; bad files are skipped and reported."""
+    records = manifest.load_records(config.data)
+    train_records, test_records = split.split_for_run(records, config, workdir)
+    sets = []
+    for name, subset in (("train", train_records), ("test", test_records)):
+        faces = face_images.load_faces(subset, config.image_size, config.channels, config.crop_fraction)
+        people = len(set(faces.identities))
+        log(f"{name}: {len(faces.records)} faces of {people} people from {config.data}")
+        if faces.skipped:
+            log(f"{name}: skipped {len(faces.skipped)} files: {faces.skip_summary()}")
+            for key, problem in faces.skipped[:10]:
+                log(f"  skipped {key}: {problem}")
+        if not faces.records:
+            raise ValueError(f"No usable {name} faces in {config.data}")
+        sets.append(faces)
+    return sets[0], sets[1]
+
+
+def sample_indices(identities, count):
+    """Up to `count` face indices taken round-robin across people, so a grid shows many."""
+    queues = {}
+    for i, identity in enumerate(identities):
+        queues.setdefault(identity, []).append(i)
+    chosen = []
+    while len(chosen) < count and any(queues.values()):
+        for queue in queues.values():
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return chosen
+
+
+def skipped_files(*face_sets):
+    return {key: problem for faces in face_sets for key, problem in faces.skipped}
+
+
+def verificator_dir(config, workdir):
+    return config.verificator_dir or os.path.join(workdir, VERIFICATOR_SUBDIR)
+
+
+def pretrain_verificator(config, workdir, log=print):
+    """Trains the verificator of a run into WORKDIR/verificator; returns its info."""
+    config.save(workdir)
+    train, test = prepare_data(config, workdir, log)
+    return verificator_pretraining.train_verificator(
+        config, train, test, os.path.join(workdir, VERIFICATOR_SUBDIR), log
+    )
+
+
+def _writer_dirs(workdir, chief):
+    """Checkpoint folder of this process: non-chief workers write to a scratch copy."""
+    if chief:
+        return os.path.join(workdir, "checkpoints")
+    task_type, index = runtime.worker_index()
+    return os.path.join(workdir, f"scratch_{task_type}_{index}", "checkpoints")
+
+
+def evaluate_generator(trainer, verificator, threshold, test_faces, seed=0):
+    """De-identification rate and SSIM of the generator on the test faces, noise fixed."""
+    noise_seeds = np.arange(len(test_faces.images), dtype=np.int64) + seed * (1 << 40)
+    fakes = trainer.deidentify(test_faces.images, noise_seeds)
+    original = verificator_pretraining.embed(verificator, test_faces.images)
+    deidentified = verificator_pretraining.embed(verificator, fakes)
+    ssim = metrics.ssim_per_image(
+        test_faces.images.astype(np.float32) / 127.5 - 1.0, fakes.astype(np.float32) / 127.5 - 1.0
+    )
+    return {
+        "deid_rate": metrics.deidentification_rate(original, deidentified, threshold),
+        "ssim": float(np.mean(ssim)),
+        "ssim_std": float(np.std(ssim)),
+    }
+
+
+def train_ppgan(config, workdir, log=print):
+    """Runs PP-GAN end to end in `workdir` and returns the metrics it wrote.
+
+    Loads the verificator named by the config (or the one in WORKDIR), or
+    pretrains one first; resumes from the latest checkpoint.
+    """
+    started = time.time()
+    precision = runtime.set_precision(config.precision)
+    strategy = runtime.make_strategy(config.strategy)
+    chief = runtime.is_chief()
+    if chief:
+        config.save(workdir)
+    train, test = prepare_data(config, workdir, log)
+
+    v_dir = verificator_dir(config, workdir)
+    if not os.path.exists(os.path.join(v_dir, verificator_pretraining.INFO_FILENAME)):
+        if config.verificator_dir:
+            raise FileNotFoundError(f"verificator_dir={config.verificator_dir}: no trained verificator there")
+        if not chief:
+            raise RuntimeError("pretrain the verificator (trainers.train_verificator) before multi-worker runs")
+        log("no verificator given: pretraining one first")
+        verificator_pretraining.train_verificator(config, train, test, v_dir, log)
+    with strategy.scope():
+        verificator, verificator_info = verificator_pretraining.load_verificator(v_dir)
+
+    checkpoint_dir = _writer_dirs(workdir, chief)
+    trainer = ppgan.PPGANTrainer(config, verificator, strategy, checkpoint_dir)
+    log(
+        f"training {config.setting} for {config.steps} steps, batch {config.batch_size}, "
+        f"{strategy.num_replicas_in_sync} replica(s), precision {precision}"
+    )
+    trained, images_per_second = trainer.fit(
+        train.images, test.images[sample_indices(test.identities, SAMPLE_FACES)], workdir,
+        chief=chief, log=log,
+    )
+    if not chief:
+        shutil.rmtree(os.path.dirname(checkpoint_dir), ignore_errors=True)
+        return {}
+
+    evaluation = evaluate_generator(trainer, verificator, verificator_info["threshold"], test, config.seed)
+    trainer.generator.save(os.path.join(workdir, GENERATOR_FILENAME))
+    results = {
+        "verificator_test_accuracy": verificator_info["test_accuracy"],
+        "verificator_threshold": verificator_info["threshold"],
+        **evaluation,
+        "steps": int(trainer.step.numpy()),
+        "steps_this_run": trained,
+        "images_per_second": images_per_second,
+        "wall_seconds": time.time() - started,
+        "train_faces": len(train.records),
+        "test_faces": len(test.records),
+        "test_people": len(set(test.identities)),
+        "skipped_files": skipped_files(train, test),
+        "setting": config.setting,
+        "precision": precision,
+        "replicas": strategy.num_replicas_in_sync,
+    }
+    with open(os.path.join(workdir, METRICS_FILENAME), "w") as f:
+        json.dump(results, f, indent=2)
+    return results
+
+
+def describe_workdir(workdir, results):
+    """The closing lines of a run: its numbers and where everything is."""
+    lines = [
+        f"de-identification rate {results['deid_rate']:.3f}, SSIM {results['ssim']:.3f}, "
+        f"verificator accuracy {results['verificator_test_accuracy']:.3f}, "
+        f"{results['images_per_second']:.1f} images/s, {results['wall_seconds']:.0f} s",
+        f"work directory: {os.path.abspath(workdir)}",
+    ]
+    for name, what in (
+        ("config.json", "run config"),
+        ("split.json", "train/test split"),
+        (VERIFICATOR_SUBDIR, "frozen verificator + threshold"),
+        ("checkpoints", "checkpoints (resume by rerunning)"),
+        ("logs", f"TensorBoard: tensorboard --logdir {os.path.join(workdir, 'logs')}"),
+        ("samples", "sample grids (PNG)"),
+        (GENERATOR_FILENAME, "final generator"),
+        (METRICS_FILENAME, "metrics"),
+    ):
+        lines.append(f"  {os.path.join(workdir, name):<48} {what}")
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""ppgan-tf: Privacy-Protective-GAN face de-identification in TensorFlow/Keras.
+
+TensorFlow comes through an extra so that one package serves both kinds of
+machine: `pip install -e ".[cpu]"` takes the `tensorflow-cpu` wheel,
+`pip install -e ".[gpu]"` the standard `tensorflow` wheel with CUDA.
+"""
+
+from setuptools import find_packages, setup
+
+TENSORFLOW = "2.21.*"
+
+setup(
+    name="ppgan-tf",
+    version="0.1.0",
+    description="Privacy-Protective-GAN (Wu, Yang & Ling) for face de-identification, in TensorFlow/Keras",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["ppgan_tf", "ppgan_tf.*", "trainers", "trainers.*", "export", "export.*"]),
+    package_data={"ppgan_tf.data": ["builtin/*/*.csv", "builtin/*/README*", "builtin/*/images/*/*"]},
+    install_requires=[
+        "keras>=3.10,<4",
+        "numpy>=1.26",
+        "absl-py>=2.1",
+        "opencv-python-headless>=4.9",
+        "tqdm>=4.66",
+        # tf.summary.image and the TensorBoard UI live in the tensorboard package.
+        f"tensorboard=={TENSORFLOW}",
+    ],
+    extras_require={
+        "cpu": [f"tensorflow-cpu=={TENSORFLOW}"],
+        "gpu": [f"tensorflow[and-cuda]=={TENSORFLOW}"],
+        "test": ["pytest>=8"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+    ],
+)

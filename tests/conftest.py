@@ -1,0 +1,74 @@
+"""Shared fixtures: generated face-like images and a tiny run config."""
+
+import csv
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from ppgan_tf import config as run_config
+
+
+def synthetic_face(identity, variant, size=48):
+    """A grey face-like drawing whose proportions depend on the identity."""
+    rng = np.random.default_rng(1000 * identity + variant)
+    image = np.full((size, size), 30, np.uint8)
+    centre = (size // 2 + int(rng.integers(-2, 3)), size // 2)
+    axes = (size // 3 + identity % 4, size // 2 - 4 + identity % 3)
+    cv2.ellipse(image, centre, axes, 0, 0, 360, 150 + 10 * (identity % 5), -1)
+    eye_y = size // 2 - 4 - identity % 3
+    for dx in (-1, 1):
+        cv2.circle(image, (centre[0] + dx * (5 + identity % 4), eye_y), 2 + identity % 2, 40, -1)
+    cv2.line(image, (centre[0] - 5, size // 2 + 8), (centre[0] + 5, size // 2 + 8 + variant % 3), 60, 2)
+    noise = rng.normal(0, 4, image.shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+def write_dataset(root, people=6, per_person=5, size=48, extra_columns=None):
+    """Writes PNG faces and a manifest `path,identity[,extra]`; returns the manifest path."""
+    rows = []
+    for person in range(people):
+        for variant in range(per_person):
+            rel = f"images/p{person}/{variant}.png"
+            os.makedirs(os.path.join(root, f"images/p{person}"), exist_ok=True)
+            cv2.imwrite(os.path.join(root, rel), synthetic_face(person, variant, size))
+            row = {"path": rel, "identity": f"p{person}"}
+            for name, value_of in (extra_columns or {}).items():
+                row[name] = value_of(person)
+            rows.append(row)
+    path = os.path.join(root, "manifest.csv")
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def tiny_config(**changes):
+    """A config small enough for a step to take milliseconds: 32x32 faces, narrow nets."""
+    values = dict(
+        image_size=32,
+        channels=1,
+        generator_base_filters=8,
+        generator_max_filters=16,
+        discriminator_base_filters=8,
+        verificator_width=0.125,
+        embedding_dim=16,
+        verificator_steps=4,
+        verificator_batch_size=8,
+        test_pairs=40,
+        steps=4,
+        batch_size=4,
+        checkpoint_every=2,
+        summary_every=1,
+        sample_every=2,
+        test_fraction=0.34,
+    )
+    values.update(changes)
+    return run_config.RunConfig(**values).validate()
+
+
+@pytest.fixture
+def dataset_manifest(tmp_path):
+    return write_dataset(str(tmp_path / "faces"))

@@ -1,0 +1,63 @@
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ppgan_tf import losses
+
+
+def test_ssim_loss_is_zero_for_identical_images_and_positive_otherwise():
+    images = tf.random.uniform([2, 32, 32, 1], -1, 1, seed=1)
+    np.testing.assert_allclose(losses.ssim_loss(images, images).numpy(), 0.0, atol=1e-6)
+    other = tf.random.uniform([2, 32, 32, 1], -1, 1, seed=2)
+    assert np.all(losses.ssim_loss(images, other).numpy() > 0.2)
+    # An inverted image has SSIM near -1: the loss approaches its maximum of 1.
+    # (On raw [-1, 1] values tf.image.ssim would call them similar.)
+    assert np.all(losses.ssim_loss(images, -images).numpy() > 0.9)
+
+
+def test_contrastive_loss_at_known_distances():
+    a = tf.constant([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    b = tf.constant([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [-1.0, 0.0]])
+    same = tf.constant([1, 0, 0, 0])
+    # distances: sqrt(2), sqrt(2), 0, 2
+    expected = [0.5 * 2.0, 0.5 * (2.0 - math.sqrt(2)) ** 2, 0.5 * 4.0, 0.0]
+    np.testing.assert_allclose(losses.contrastive_loss(a, b, same, margin=2.0).numpy(), expected, atol=1e-5)
+
+
+def test_verificator_loss_labels_every_pair_different():
+    a = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(losses.verificator_loss(a, a).numpy(), [2.0, 2.0], atol=1e-5)
+    np.testing.assert_allclose(losses.verificator_loss(a, -a).numpy(), [0.0, 0.0], atol=1e-5)
+
+
+def test_contrastive_gradient_is_finite_for_identical_embeddings():
+    a = tf.Variable([[0.6, 0.8]])
+    with tf.GradientTape() as tape:
+        loss = losses.contrastive_loss(a, tf.constant([[0.6, 0.8]]), tf.constant([1]))
+    assert np.all(np.isfinite(tape.gradient(loss, a).numpy()))
+
+
+def test_adversarial_losses_from_logits():
+    zeros = tf.zeros([2, 30, 30, 1])
+    np.testing.assert_allclose(losses.generator_adversarial_loss(zeros).numpy(), math.log(2), atol=1e-6)
+    np.testing.assert_allclose(losses.discriminator_loss(zeros, zeros).numpy(), 2 * math.log(2), atol=1e-6)
+    confident = losses.discriminator_loss(tf.fill([1, 30, 30, 1], 20.0), tf.fill([1, 30, 30, 1], -20.0))
+    assert confident.numpy()[0] < 1e-6
+
+
+@pytest.mark.parametrize(
+    "setting, expected",
+    [("cgan", 1.0), ("cgan_sim", 1.0 + 3 * 0.25), ("cgan_verif", 1.0 + 2 * 0.5), ("ppgan", 1.0 + 1.0 + 0.75)],
+)
+def test_the_four_settings_select_their_terms(setting, expected):
+    total = losses.generator_objective(
+        tf.constant([1.0]), tf.constant([0.5]), tf.constant([0.25]), setting, lambda_verif=2.0, lambda_sim=3.0
+    )
+    np.testing.assert_allclose(total.numpy(), [expected])
+
+
+def test_unknown_setting_is_refused():
+    with pytest.raises(ValueError, match="Unknown setting"):
+        losses.generator_objective(1.0, 1.0, 1.0, "pix2pix")

@@ -1,0 +1,37 @@
+"""The repository's promises to a newcomer: the README's commands and the notebooks."""
+
+import json
+import os
+import re
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _read(path):
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return f.read()
+
+
+def _quick_start_commands():
+    section = _read("README.md").split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```(?:bash|sh)?\n(.*?)```", section, re.S).group(1)
+    return [line.strip() for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_test_one():
+    commands = _quick_start_commands()
+    assert len(commands) == 2
+    assert "trainers.train_ppgan" in commands[0]
+    assert "pytest" in commands[1]
+    ci_lines = [line.strip() for line in _read(".ci/run").splitlines()]
+    assert commands[1] in ci_lines
+
+
+def test_notebook_code_cells_compile():
+    notebooks = [n for n in os.listdir(os.path.join(ROOT, "notebooks")) if n.endswith(".ipynb")]
+    assert notebooks
+    for name in notebooks:
+        notebook = json.loads(_read(os.path.join("notebooks", name)))
+        for i, cell in enumerate(notebook["cells"]):
+            if cell["cell_type"] == "code":
+                compile("".join(cell["source"]), f"{name}[{i}]", "exec")

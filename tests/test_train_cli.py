@@ -1,0 +1,96 @@
+"""The trainers as a user runs them: a whole tiny run, and resuming after a kill."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from conftest import write_dataset
+from ppgan_tf import models  # noqa: F401  (registers the classes generator.keras needs)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = [
+    "--image_size=32", "--generator_base_filters=8", "--generator_max_filters=16",
+    "--discriminator_base_filters=8", "--verificator_width=0.125", "--embedding_dim=16",
+    "--verificator_steps=4", "--verificator_batch_size=8", "--test_pairs=40", "--batch_size=4",
+    "--test_fraction=0.34", "--summary_every=1",
+]
+
+
+def _command(module, workdir, data, *flags):
+    return [sys.executable, "-m", module, f"--workdir={workdir}", f"--data={data}", *TINY, *flags]
+
+
+def _run(command):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result.stdout + result.stderr
+
+
+def _generator_weights(workdir):
+    return [w.numpy() for w in keras.saving.load_model(os.path.join(workdir, "generator.keras")).weights]
+
+
+def test_a_whole_run_leaves_everything_in_its_workdir(tmp_path):
+    data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5)
+    with open(os.path.join(os.path.dirname(data), "images/p0/0.png"), "wb") as f:
+        f.write(b"\xff\xd8 broken")
+    workdir = str(tmp_path / "run")
+    output = _run(_command("trainers.train_ppgan", workdir, data, "--steps=4", "--sample_every=2"))
+    for name in ("config.json", "split.json", "verificator/verificator.keras",
+                 "verificator/verificator.json", "generator.keras", "metrics.json",
+                 "samples/step_0000002.png", "samples/step_0000004.png"):
+        assert os.path.exists(os.path.join(workdir, name)), name
+    assert os.listdir(os.path.join(workdir, "logs"))
+    assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("ckpt-4")
+    with open(os.path.join(workdir, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["steps"] == 4
+    assert 0.0 <= metrics["deid_rate"] <= 1.0 and -1.0 <= metrics["ssim"] <= 1.0
+    assert 0.0 <= metrics["verificator_test_accuracy"] <= 1.0
+    assert metrics["images_per_second"] > 0
+    assert metrics["skipped_files"] == {"images/p0/0.png": "not a decodable image (corrupt, truncated or unsupported format)"}
+    assert "skipped 1 files" in output and workdir in output
+    # Rerunning a finished run trains nothing more.
+    again = _run(_command("trainers.train_ppgan", workdir, data, "--steps=4"))
+    assert "nothing to train" in again
+
+
+def test_resume_after_a_kill_continues_at_the_right_step_with_identical_weights(tmp_path):
+    data = write_dataset(str(tmp_path / "faces"))
+    killed = str(tmp_path / "killed")
+    _run(_command("trainers.train_verificator", killed, data))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    process = subprocess.Popen(
+        _command("trainers.train_ppgan", killed, data, "--steps=100000", "--checkpoint_every=3",
+                 "--sample_every=100000"),
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    checkpoints = os.path.join(killed, "checkpoints")
+    deadline = time.time() + 300
+    while tf.train.latest_checkpoint(checkpoints) is None and time.time() < deadline:
+        assert process.poll() is None, "training ended before its first checkpoint"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    reached = int(tf.train.latest_checkpoint(checkpoints).rsplit("-", 1)[1])
+    assert reached > 0 and reached % 3 == 0
+    final = reached + 3
+
+    output = _run(_command("trainers.train_ppgan", killed, data, f"--steps={final}"))
+    assert f"resuming from step {reached}" in output
+    reference = str(tmp_path / "reference")
+    _run(_command("trainers.train_ppgan", reference, data, f"--steps={final}",
+                  f"--verificator_dir={os.path.join(killed, 'verificator')}"))
+    for name in ("metrics.json",):
+        with open(os.path.join(killed, name)) as f:
+            assert json.load(f)["steps"] == final
+    for a, b in zip(_generator_weights(killed), _generator_weights(reference)):
+        np.testing.assert_array_equal(a, b)

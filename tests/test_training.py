@@ -1,0 +1,111 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import synthetic_face, tiny_config
+from ppgan_tf.models import LightCNN9
+from ppgan_tf.training import ppgan
+
+
+def _faces(count=8, size=32):
+    return np.stack([synthetic_face(i % 4, i, size)[:, :, None] for i in range(count)])
+
+
+def _batch(config, faces):
+    dataset = ppgan.pipeline.gan_dataset(faces, config.batch_size, seed=config.seed)
+    return next(iter(dataset))
+
+
+def _verificator(config):
+    verificator = LightCNN9(channels=config.channels, width=config.verificator_width,
+                            embedding_dim=config.embedding_dim)
+    verificator(tf.zeros([1, config.image_size, config.image_size, config.channels]))
+    return verificator
+
+
+def _weights(model):
+    return [w.numpy().copy() for w in model.weights]
+
+
+def test_one_step_changes_g_and_d_and_leaves_v_untouched(tmp_path):
+    config = tiny_config()
+    verificator = _verificator(config)
+    trainer = ppgan.PPGANTrainer(config, verificator, tf.distribute.get_strategy(), str(tmp_path))
+    before = [_weights(m) for m in (trainer.generator, trainer.discriminator, verificator)]
+    terms = trainer.train_step(_batch(config, _faces()))
+    after = [_weights(m) for m in (trainer.generator, trainer.discriminator, verificator)]
+    for name, b, a in zip("GD", before[:2], after[:2]):
+        assert any(np.abs(x - y).max() > 0 for x, y in zip(b, a)), f"{name} did not change"
+    for x, y in zip(before[2], after[2]):
+        np.testing.assert_array_equal(x, y)
+    assert set(terms) == set(ppgan.LOSS_TERMS)
+    assert all(np.isfinite(float(v)) for v in terms.values())
+    assert 0.0 <= float(terms["discriminator_accuracy"]) <= 1.0
+    assert int(trainer.step.numpy()) == 1
+
+
+@pytest.mark.parametrize("setting", ["cgan", "cgan_sim", "cgan_verif"])
+def test_every_setting_trains(tmp_path, setting):
+    config = tiny_config(setting=setting)
+    trainer = ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(), str(tmp_path))
+    terms = trainer.train_step(_batch(config, _faces()))
+    expected = float(terms["adversarial"])
+    if setting == "cgan_sim":
+        expected += config.lambda_sim * float(terms["sim"])
+    if setting == "cgan_verif":
+        expected += config.lambda_verif * float(terms["verif"])
+    np.testing.assert_allclose(float(terms["generator_total"]), expected, rtol=1e-5)
+
+
+@pytest.fixture
+def mixed_bfloat16():
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    yield
+    keras.mixed_precision.set_dtype_policy("float32")
+
+
+def test_mixed_precision_step_runs_and_g_outputs_float32(tmp_path, mixed_bfloat16):
+    config = tiny_config(precision="mixed_bfloat16")
+    trainer = ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(), str(tmp_path))
+    assert trainer.generator.encoder_blocks[0].layers[0].compute_dtype == "bfloat16"
+    batch = _batch(config, _faces())
+    terms = trainer.train_step(batch)
+    assert all(np.isfinite(float(v)) for v in terms.values())
+    out = trainer.generator(batch["images"], noise_seeds=batch["noise_seeds"])
+    assert out.dtype == tf.float32
+    assert trainer.generator.weights[0].dtype == "float32"  # variables stay float32
+
+
+def test_float16_uses_a_loss_scale_optimizer(tmp_path):
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        config = tiny_config(precision="mixed_float16")
+        trainer = ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(), str(tmp_path))
+        assert isinstance(trainer.generator_optimizer, keras.optimizers.LossScaleOptimizer)
+        terms = trainer.train_step(_batch(config, _faces()))
+        assert np.isfinite(float(terms["generator_total"]))
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
+def test_checkpoint_restores_weights_optimizers_and_step(tmp_path):
+    config = tiny_config()
+    verificator = _verificator(config)
+    strategy = tf.distribute.get_strategy()
+    trainer = ppgan.PPGANTrainer(config, verificator, strategy, str(tmp_path))
+    batch = _batch(config, _faces())
+    trainer.train_step(batch)
+    trainer.save_checkpoint()
+    saved = _weights(trainer.generator) + _weights(trainer.discriminator)
+    fresh = ppgan.PPGANTrainer(config.replace(seed=1), verificator, strategy, str(tmp_path))
+    assert fresh.restore_latest() == 1
+    for x, y in zip(saved, _weights(fresh.generator) + _weights(fresh.discriminator)):
+        np.testing.assert_array_equal(x, y)
+    assert int(fresh.generator_optimizer.iterations.numpy()) == 1
+    # The next step from the restored state equals the next step of the original.
+    np.testing.assert_allclose(
+        float(trainer.train_step(batch)["generator_total"]),
+        float(fresh.train_step(batch)["generator_total"]),
+        rtol=1e-5,
+    )
