@@ -57,11 +57,12 @@ def split_records(records, test_fraction=0.1, unit="identity", stratify_by="", s
     return train, test
 
 
-def split_for_run(records, config, workdir):
-    """The run's split: loaded from WORKDIR/split.json, or made and saved there.
+def split_for_run(records, config, workdir, save=True):
+    """The run's split: loaded from WORKDIR/split.json, or made and (if `save`) saved there.
 
     Reusing the saved file guarantees the verificator, the GAN and the
-    evaluation all hold out the same faces.
+    evaluation all hold out the same faces. Only one process of a
+    multi-worker run saves; the split is the same in all of them.
     """
     path = os.path.join(workdir, SPLIT_FILENAME)
     params = {
@@ -87,6 +88,8 @@ def split_for_run(records, config, workdir):
     train, test = split_records(
         records, config.test_fraction, config.split_unit, config.stratify_by, config.seed
     )
+    if not save:
+        return train, test
     os.makedirs(workdir, exist_ok=True)
     with open(path, "w") as f:
         json.dump(

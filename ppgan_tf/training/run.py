@@ -31,10 +31,10 @@ METRICS_FILENAME = "metrics.json"
 SAMPLE_FACES = 8
 
 
-def prepare_data(config, workdir, log=print):
+def prepare_data(config, workdir, log=print, save_split=True):
     """The run's train and test `FaceSet`s; bad files are skipped and reported."""
     records = manifest.load_records(config.data)
-    train_records, test_records = split.split_for_run(records, config, workdir)
+    train_records, test_records = split.split_for_run(records, config, workdir, save=save_split)
     sets = []
     for name, subset in (("train", train_records), ("test", test_records)):
         faces = face_images.load_faces(subset, config.image_size, config.channels, config.crop_fraction)
@@ -80,7 +80,7 @@ def pretrain_verificator(config, workdir, log=print):
     )
 
 
-def _writer_dirs(workdir, chief):
+def _checkpoint_dir(workdir, chief):
     """Checkpoint folder of this process: non-chief workers write to a scratch copy."""
     if chief:
         return os.path.join(workdir, "checkpoints")
@@ -116,7 +116,7 @@ def train_ppgan(config, workdir, log=print):
     chief = runtime.is_chief()
     if chief:
         config.save(workdir)
-    train, test = prepare_data(config, workdir, log)
+    train, test = prepare_data(config, workdir, log, save_split=chief)
 
     v_dir = verificator_dir(config, workdir)
     if not os.path.exists(os.path.join(v_dir, verificator_pretraining.INFO_FILENAME)):
@@ -129,7 +129,7 @@ def train_ppgan(config, workdir, log=print):
     with strategy.scope():
         verificator, verificator_info = verificator_pretraining.load_verificator(v_dir)
 
-    checkpoint_dir = _writer_dirs(workdir, chief)
+    checkpoint_dir = _checkpoint_dir(workdir, chief)
     trainer = ppgan.PPGANTrainer(config, verificator, strategy, checkpoint_dir)
     log(
         f"training {config.setting} for {config.steps} steps, batch {config.batch_size}, "
