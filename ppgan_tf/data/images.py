@@ -5,10 +5,15 @@ import concurrent.futures
 import dataclasses
 import os
 
+import io
+
 import cv2
 import numpy as np
+import PIL.Image
+import tensorflow as tf
 
 MIN_SIDE = 16  # Smaller images hold no usable face.
+MAX_PIXELS = 200_000_000  # Larger ones are refused before decoding.
 
 
 class ImageError(ValueError):
@@ -20,43 +25,69 @@ class ImageError(ValueError):
         self.problem = problem
 
 
-def decode_image(path, channels):
-    """Reads an image file as uint8 HxWxC, C = 1 (grey) or 3 (RGB).
+def _pixel_size(data):
+    """(width, height) from the file header without decoding, or None if unknown."""
+    try:
+        with PIL.Image.open(io.BytesIO(data)) as header:
+            return header.size
+    except (PIL.UnidentifiedImageError, OSError, ValueError):
+        return None
 
-    Handles JPEG, PNG, PGM/PPM, BMP, TIFF and WebP; 16-bit images are scaled
-    to 8 bits, alpha is dropped, grey is expanded to RGB and colour reduced
-    to grey as `channels` asks.
+
+def decode_image_bytes(data, channels, name="<bytes>"):
+    """Decodes an encoded image to uint8 HxWxC, C = 1 (grey) or 3 (RGB).
+
+    JPEG (also CMYK), PNG, PGM/PPM, BMP, TIFF, WebP and GIF (first frame);
+    EXIF orientation is applied, 16-bit images are scaled to 8 bits, alpha
+    is dropped, grey is expanded to RGB and colour reduced to grey as
+    `channels` asks.
 
     Raises:
-        ImageError: unreadable, empty, undecodable or too small.
+        ImageError: empty, undecodable, too small or too large; the message
+            names `name` and the problem.
     """
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ImageError(path, f"cannot read ({e.strerror})") from None
     if not data:
-        raise ImageError(path, "empty file")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        raise ImageError(name, "empty file")
+    size = _pixel_size(data)
+    if size and size[0] * size[1] > MAX_PIXELS:
+        raise ImageError(name, f"too large ({size[0]}x{size[1]}, limit {MAX_PIXELS // 1_000_000} megapixels)")
+    flags = (cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR) | cv2.IMREAD_ANYDEPTH
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if image is None:
-        raise ImageError(path, "not a decodable image (corrupt, truncated or unsupported format)")
+        raise ImageError(name, "not a decodable image (corrupt, truncated or unsupported format)")
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     elif image.dtype != np.uint8:
-        raise ImageError(path, f"unsupported pixel type {image.dtype}")
+        raise ImageError(name, f"unsupported pixel type {image.dtype}")
     height, width = image.shape[:2]
     if min(height, width) < MIN_SIDE:
-        raise ImageError(path, f"too small ({width}x{height}, need at least {MIN_SIDE} px a side)")
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
+        raise ImageError(name, f"too small ({width}x{height}, need at least {MIN_SIDE} px a side)")
     if channels == 1:
-        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        return grey[:, :, None]
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        return image[:, :, None]
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def decode_image(path, channels):
+    """Reads and decodes an image file; see `decode_image_bytes`.
+
+    Raises:
+        ImageError: unreadable, empty, undecodable, too small or too large.
+    """
+    try:
+        # gfile reads local paths and cloud storage (gs://, s3://) alike.
+        with tf.io.gfile.GFile(path, "rb") as f:
+            data = f.read()
+    except (OSError, tf.errors.OpError) as e:
+        reason = getattr(e, "strerror", None) or getattr(e, "message", None) or str(e)
+        raise ImageError(path, f"cannot read ({reason})") from None
+    return decode_image_bytes(data, channels, path)
+
+
+def decode_record(record, channels):
+    """Decodes a `FaceRecord`'s image, from its bytes (TFRecords) or its file."""
+    if record.data:
+        return decode_image_bytes(record.data, channels, record.key)
+    return decode_image(record.path, channels)
 
 
 def center_crop_resize(image, size, crop_fraction=1.0):
@@ -99,7 +130,7 @@ def load_faces(records, size, channels, crop_fraction=1.0, workers=None):
 
     def one(record):
         try:
-            return center_crop_resize(decode_image(record.path, channels), size, crop_fraction), None
+            return center_crop_resize(decode_record(record, channels), size, crop_fraction), None
         except ImageError as e:
             return None, e.problem
 

@@ -4,6 +4,8 @@ import csv
 import dataclasses
 import os
 
+import tensorflow as tf
+
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_ROOT = os.path.join(os.path.dirname(__file__), "builtin")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
@@ -14,13 +16,15 @@ class FaceRecord:
     """One face image: where it is, whose it is, and its other labels.
 
     `key` is the path relative to the dataset root: it names the record in
-    splits and reports whatever folder the dataset is mounted in.
+    splits and reports whatever folder the dataset is mounted in. Records
+    read from TFRecords carry their encoded image in `data` instead of a path.
     """
 
     key: str
     path: str
     identity: str = ""
     attributes: tuple = ()
+    data: bytes = dataclasses.field(default=b"", repr=False)
 
     def attribute(self, name):
         return dict(self.attributes).get(name, "")
@@ -44,8 +48,8 @@ def read_manifest(path):
     The identity column may be missing (then every identity is ''), the
     other columns become attributes.
     """
-    root = os.path.dirname(os.path.abspath(path))
-    with open(path, newline="", encoding="utf-8") as f:
+    root = os.path.dirname(path if "://" in path else os.path.abspath(path))
+    with tf.io.gfile.GFile(path, "r") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or "path" not in reader.fieldnames:
             raise ValueError(f"{path}: a manifest needs a 'path' column, found {reader.fieldnames}")
@@ -84,7 +88,15 @@ def read_folder_tree(root):
 
 
 def load_records(source):
-    """Face records of a data source: a manifest CSV, a folder tree, or 'builtin:NAME'."""
+    """Face records of a data source: a manifest CSV, a folder tree, TFRecords, or 'builtin:NAME'.
+
+    TFRecords (a file pattern containing '.tfrecord', as written by the Beam
+    preprocessing) are read whole, their crops kept in memory.
+    """
+    from ppgan_tf.data import tfrecords
+
+    if tfrecords.is_tfrecord_source(source):
+        return tfrecords.read_face_records(source)
     path = resolve_source(source)
     if os.path.isdir(path):
         return read_folder_tree(path)
