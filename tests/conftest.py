@@ -72,3 +72,22 @@ def tiny_config(**changes):
 @pytest.fixture
 def dataset_manifest(tmp_path):
     return write_dataset(str(tmp_path / "faces"))
+
+
+def face_photo(height=300, width=400, top=60, left=120, face_scale=1.6, person=1):
+    """An RGB photo with one real face: a vendored ORL face pasted on a plain background."""
+    from ppgan_tf.data import manifest
+
+    path = manifest.resolve_source("builtin:orl").replace("manifest.csv", f"images/s{person}/1.png")
+    face = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    face = cv2.resize(face, None, fx=face_scale, fy=face_scale, interpolation=cv2.INTER_LINEAR)
+    photo = np.full((height, width), 90, np.uint8)
+    photo[top:top + face.shape[0], left:left + face.shape[1]] = face
+    return cv2.cvtColor(photo, cv2.COLOR_GRAY2RGB), (left, top, face.shape[1], face.shape[0])
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from ppgan_tf.faces.detection import FaceDetector
+
+    return FaceDetector(threshold=0.9, min_face_size=20, max_side=640)

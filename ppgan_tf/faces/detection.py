@@ -1,0 +1,90 @@
+"""Face detection with the `mtcnn` package (its weights ship inside it)."""
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+# MTCNN's landmark names, in the order used everywhere here (image left/right).
+LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+@dataclasses.dataclass
+class Face:
+    """One detected face, in the coordinates of the photo it was found in.
+
+    box: (x, y, width, height); landmarks: float `[5, 2]` (x, y) in
+    `LANDMARK_NAMES` order; score: detection confidence in [0, 1].
+    """
+
+    box: tuple
+    landmarks: np.ndarray
+    score: float
+
+    @property
+    def area(self):
+        return self.box[2] * self.box[3]
+
+    @property
+    def center(self):
+        return self.box[0] + self.box[2] / 2, self.box[1] + self.box[3] / 2
+
+
+class FaceDetector:
+    """MTCNN face detector with a confidence threshold and a minimum face size.
+
+    Photos larger than `max_side` are downscaled for detection and the
+    boxes and landmarks scaled back, so huge photos cost no more than
+    moderate ones.
+
+    Args:
+        threshold: minimum confidence of the final MTCNN stage (O-Net).
+        min_face_size: smallest face side, in pixels of the original photo.
+        max_side: longest photo side given to the detector.
+
+    Example:
+    >>> detector = FaceDetector(threshold=0.9)
+    >>> faces = detector.detect(rgb_uint8_photo)  # list of Face, best first
+    """
+
+    def __init__(self, threshold=0.9, min_face_size=20, max_side=1280):
+        from mtcnn import MTCNN  # TensorFlow-heavy: imported when a detector is made
+
+        self.threshold = threshold
+        self.min_face_size = min_face_size
+        self.max_side = max_side
+        self._mtcnn = MTCNN()
+
+    def detect(self, image):
+        """Faces in an RGB uint8 photo (HxWx3), highest confidence first."""
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"detect() needs an RGB image HxWx3, got shape {image.shape}")
+        height, width = image.shape[:2]
+        scale = min(1.0, self.max_side / max(height, width))
+        small = image
+        if scale < 1.0:
+            small = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        min_face = max(12, int(self.min_face_size * scale))
+        found = self._mtcnn.detect_faces(small, min_face_size=min_face, threshold_onet=self.threshold)
+        faces = []
+        for item in found:
+            if item["confidence"] < self.threshold:
+                continue
+            x, y, w, h = (float(v) / scale for v in item["box"])
+            if min(w, h) < self.min_face_size:
+                continue
+            points = np.array([item["keypoints"][n] for n in LANDMARK_NAMES], np.float64) / scale
+            faces.append(Face(box=(x, y, w, h), landmarks=points, score=float(item["confidence"])))
+        return sorted(faces, key=lambda f: -f.score)
+
+
+def choose_faces(faces, policy, image_shape):
+    """Picks the faces a policy keeps: 'largest', 'central' (closest to the photo centre) or 'all'."""
+    if policy == "all" or not faces:
+        return list(faces)
+    if policy == "largest":
+        return [max(faces, key=lambda f: f.area)]
+    if policy == "central":
+        cy, cx = image_shape[0] / 2, image_shape[1] / 2
+        return [min(faces, key=lambda f: (f.center[0] - cx) ** 2 + (f.center[1] - cy) ** 2)]
+    raise ValueError(f"Unknown face policy {policy!r}: largest, central or all")
