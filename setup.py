@@ -8,6 +8,8 @@ machine: `pip install -e ".[cpu]"` takes the `tensorflow-cpu` wheel,
 from setuptools import find_packages, setup
 
 TENSORFLOW = "2.21.*"
+# Beam needs protobuf < 7, TensorFlow 2.21 >= 6.31.1: pinned so both install together.
+BEAM = ["apache-beam[tfrecord]>=2.60", "protobuf>=6.31.1,<7"]
 
 setup(
     name="ppgan-tf",
@@ -24,6 +26,9 @@ setup(
         "numpy>=1.26",
         "absl-py>=2.1",
         "opencv-python-headless>=4.9",
+        "pillow>=10",
+        # Face detection; its weights ship inside the package.
+        "mtcnn>=1.0",
         "tqdm>=4.66",
         # tf.summary.image and the TensorBoard UI live in the tensorboard package.
         f"tensorboard=={TENSORFLOW}",
@@ -31,7 +36,8 @@ setup(
     extras_require={
         "cpu": [f"tensorflow-cpu=={TENSORFLOW}"],
         "gpu": [f"tensorflow[and-cuda]=={TENSORFLOW}"],
-        "test": ["pytest>=8"],
+        "beam": BEAM,
+        "test": ["pytest>=8", *BEAM],
     },
     classifiers=[
         "Programming Language :: Python :: 3.11",
