@@ -48,10 +48,27 @@ def test_a_face_seed_gives_the_same_output_in_any_batch():
 
 
 def test_noise_dropout_drops_at_its_rate():
-    layer = NoiseDropout(rate=0.5, salt=3)
-    out = layer(tf.ones([64, 4, 4, 8]), noise_seeds=tf.range(64)).numpy()
+    layer = NoiseDropout(rate=0.5)
+    out = layer(tf.ones([64, 4, 4, 8]), uniform=tf.random.uniform([64, 4, 4, 8], seed=1)).numpy()
     assert set(np.unique(out)) <= {0.0, 2.0}
     assert 0.45 < np.mean(out == 0.0) < 0.55
+
+
+def test_explicit_noise_equals_the_noise_of_its_seeds():
+    generator = UNetGenerator(image_size=32, channels=1, base_filters=8, max_filters=16)
+    assert generator.noise_shapes == [(2, 2, 16), (4, 4, 16)] and generator.noise_size == 4 * 16 + 16 * 16
+    faces = tf.random.uniform([2, 32, 32, 1], -1, 1)
+    seeds = tf.constant([4, 9], tf.int64)
+    noise = generator.noise_from_seeds(seeds)
+    assert noise.shape == (2, generator.noise_size)
+    np.testing.assert_array_equal(
+        generator(faces, noise=noise).numpy(), generator(faces, noise_seeds=seeds).numpy()
+    )
+    # The noise really reaches the output: all-kept and all-dropped masks differ.
+    assert not np.array_equal(
+        generator(faces, noise=tf.ones_like(noise) * 0.99).numpy(),
+        generator(faces, noise=tf.zeros_like(noise)).numpy(),
+    )
 
 
 def test_get_config_round_trip_and_saving(tmp_path):

@@ -10,57 +10,39 @@ import tensorflow as tf
 class NoiseDropout(keras.layers.Layer):
     """Dropout that stays on at inference: the generator's noise z.
 
-    Without seeds, masks come from the layer's own seed generator. With
-    `noise_seeds` (int, shape `[batch]`), each sample's mask is a stateless
-    function of (its seed, `salt`): the same seed gives the same face on any
-    device, batch split or replica count.
+    The mask keeps a unit where `uniform >= rate`, `uniform` being values in
+    [0, 1) of the input's shape. Given explicitly, they make the output
+    reproducible and portable (exported models take them as an input);
+    without them the layer draws its own from its seed generator.
 
     Args:
         rate: float, fraction of units dropped.
-        salt: int, tells this layer's masks apart from other noise layers'.
-        seed: int or None, seed of the unseeded (stateful) masks.
+        seed: int or None, seed of the layer's own draws.
         **kwargs: standard `keras.layers.Layer` arguments, e.g. `dtype`.
 
     Example:
-    >>> layer = NoiseDropout(rate=0.5, salt=1)
-    >>> y = layer(tf.ones([2, 4, 4, 8]), noise_seeds=tf.constant([3, 3]))
+    >>> layer = NoiseDropout(rate=0.5)
+    >>> y = layer(tf.ones([2, 4, 4, 8]), uniform=tf.random.uniform([2, 4, 4, 8]))
     """
 
-    def __init__(self, rate, salt, seed=None, **kwargs):
+    def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = rate
-        self.salt = salt
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs, noise_seeds=None):
-        if self.rate == 0.0:
-            return inputs
-        if noise_seeds is None:
-            keep = keras.random.uniform(
-                tf.shape(inputs), seed=self.seed_generator
-            ) >= self.rate
-        else:
-            keep = self._seeded_keep_mask(inputs, noise_seeds)
-        scale = tf.cast(1.0 / (1.0 - self.rate), inputs.dtype)
-        return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
-
-    def _seeded_keep_mask(self, inputs, noise_seeds):
-        sample_shape = tf.shape(inputs)[1:]
-        seeds = tf.cast(tf.reshape(noise_seeds, [-1]), tf.int64)
-
-        def one_mask(seed):
-            pair = tf.stack([seed, tf.constant(self.salt, tf.int64)])
-            return tf.random.stateless_uniform(sample_shape, seed=pair) >= self.rate
-
-        return tf.map_fn(one_mask, seeds, fn_output_signature=tf.bool)
+    def call(self, inputs, uniform=None):
+        if uniform is None:
+            uniform = keras.random.uniform(tf.shape(inputs), seed=self.seed_generator)
+        keep = tf.cast(uniform >= self.rate, inputs.dtype)
+        return inputs * keep * tf.cast(1.0 / (1.0 - self.rate), inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         config = super().get_config()
-        config.update({"rate": self.rate, "salt": self.salt, "seed": self.seed})
+        config.update({"rate": self.rate, "seed": self.seed})
         return config
 
 
@@ -92,7 +74,7 @@ class UNetGenerator(keras.Model):
     Example:
     >>> generator = UNetGenerator(image_size=128, channels=1)
     >>> faces = tf.random.uniform([2, 128, 128, 1], -1.0, 1.0)
-    >>> fakes = generator(faces, noise_seeds=tf.constant([7, 8]))
+    >>> fakes = generator(faces, noise_seeds=tf.constant([7, 8]))  # or noise=[2, noise_size]
     >>> fakes.shape
     TensorShape([2, 128, 128, 1])
     """
@@ -143,9 +125,14 @@ class UNetGenerator(keras.Model):
             for j, f in enumerate(reversed(filters[:-1]))
         ]
         self.noise_dropouts = [
-            NoiseDropout(dropout_rate, salt=j, dtype=dtype, name=f"noise_{j}")
-            for j in range(noise_layers)
+            NoiseDropout(dropout_rate, dtype=dtype, name=f"noise_{j}") for j in range(noise_layers)
         ]
+        # Decoder block j outputs 2^(j+1) pixels a side with the filters of
+        # the encoder block it mirrors.
+        self.noise_shapes = [
+            (2 ** (j + 1), 2 ** (j + 1), filters[depth - 2 - j]) for j in range(noise_layers)
+        ]
+        self.noise_size = sum(h * w * c for h, w, c in self.noise_shapes)
         self.concat = keras.layers.Concatenate(dtype=dtype)
         self.output_conv = self._upsample(channels, init, dtype, "output_conv", use_bias=True)
         self.output_activation = keras.layers.Activation(
@@ -189,7 +176,36 @@ class UNetGenerator(keras.Model):
             layers.append(keras.layers.ReLU(dtype=dtype))
         return keras.Sequential(layers, name=name)
 
-    def call(self, inputs, training=None, noise_seeds=None):
+    def noise_from_seeds(self, noise_seeds):
+        """The noise of each seed: float32 `[batch, noise_size]` in [0, 1).
+
+        A stateless function of the seed alone, so a seed gives the same
+        face on any device, in any batch, on any replica.
+        """
+        seeds = tf.cast(tf.reshape(noise_seeds, [-1]), tf.int64)
+        return tf.map_fn(
+            lambda seed: tf.random.stateless_uniform(
+                [self.noise_size], seed=tf.stack([seed, tf.constant(0, tf.int64)])
+            ),
+            seeds,
+            fn_output_signature=tf.float32,
+        )
+
+    def call(self, inputs, training=None, noise_seeds=None, noise=None):
+        """De-identifies `inputs` in [-1, 1].
+
+        The noise comes from `noise` (float `[batch, noise_size]` in [0, 1)),
+        else from `noise_seeds` (int `[batch]`), else is drawn at random.
+        """
+        if noise is None and noise_seeds is not None:
+            noise = self.noise_from_seeds(noise_seeds)
+        uniforms = [None] * len(self.noise_dropouts)
+        if noise is not None:
+            sizes = [h * w * c for h, w, c in self.noise_shapes]
+            uniforms = [
+                tf.reshape(chunk, [-1, *shape])
+                for chunk, shape in zip(tf.split(tf.cast(noise, tf.float32), sizes, axis=1), self.noise_shapes)
+            ]
         x = inputs
         skips = []
         for block in self.encoder_blocks:
@@ -198,7 +214,7 @@ class UNetGenerator(keras.Model):
         for j, (block, skip) in enumerate(zip(self.decoder_blocks, reversed(skips[:-1]))):
             x = block(x, training=training)
             if j < len(self.noise_dropouts):
-                x = self.noise_dropouts[j](x, noise_seeds=noise_seeds)
+                x = self.noise_dropouts[j](x, uniform=uniforms[j])
             x = self.concat([x, skip])
         return self.output_activation(self.output_conv(x))
 
