@@ -10,6 +10,9 @@ from setuptools import find_packages, setup
 TENSORFLOW = "2.21.*"
 # Beam needs protobuf < 7, TensorFlow 2.21 >= 6.31.1: pinned so both install together.
 BEAM = ["apache-beam[tfrecord]>=2.60", "protobuf>=6.31.1,<7"]
+# tensorflow-serving-api (warm-up records, gRPC client) declares the standard
+# `tensorflow` wheel, so [export] brings it beside tensorflow-cpu (same version).
+EXPORT = [f"tensorflow-serving-api=={TENSORFLOW}", "tf2onnx>=1.16", "onnxruntime>=1.18", "ai-edge-litert>=1.2"]
 
 setup(
     name="ppgan-tf",
@@ -37,7 +40,8 @@ setup(
         "cpu": [f"tensorflow-cpu=={TENSORFLOW}"],
         "gpu": [f"tensorflow[and-cuda]=={TENSORFLOW}"],
         "beam": BEAM,
-        "test": ["pytest>=8", *BEAM],
+        "export": EXPORT,
+        "test": ["pytest>=8", *BEAM, *EXPORT],
     },
     classifiers=[
         "Programming Language :: Python :: 3.11",

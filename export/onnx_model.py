@@ -1,0 +1,37 @@
+"""The generator as ONNX (tf2onnx, opset 17), run with onnxruntime."""
+
+import numpy as np
+import tensorflow as tf
+
+OPSET = 17
+
+
+def write(portable_dir, path, image_size, channels, noise_size):
+    """Converts the portable SavedModel's `deidentify` signature to an ONNX file."""
+    import tf2onnx
+
+    loaded = tf.saved_model.load(portable_dir)  # kept alive: the signature uses its variables
+    signature = loaded.signatures["deidentify"]
+    spec = [
+        tf.TensorSpec([1, image_size, image_size, channels], tf.uint8, name="images"),
+        tf.TensorSpec([1, noise_size], tf.float32, name="noise"),
+    ]
+    function = tf.function(lambda images, noise: signature(images=images, noise=noise), autograph=False)
+    tf2onnx.convert.from_function(function, input_signature=spec, opset=OPSET, output_path=path)
+    return path
+
+
+class OnnxGenerator:
+    """Runs an ONNX generator one face at a time with onnxruntime."""
+
+    def __init__(self, path):
+        import onnxruntime
+
+        self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+    def __call__(self, images, noise):
+        outputs = [
+            self.session.run(["deidentified"], {"images": images[i:i + 1], "noise": noise[i:i + 1].astype(np.float32)})[0]
+            for i in range(len(images))
+        ]
+        return np.concatenate(outputs)

@@ -1,0 +1,88 @@
+"""TFLite variants of the generator, converted from the portable SavedModel, run with ai-edge-litert."""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+SIGNATURE = "deidentify"
+VARIANTS = ("float32", "float16", "dynamic_int8", "full_int8")
+
+
+def convert(portable_dir, variant, representative=None):
+    """TFLite flatbuffer bytes of one variant.
+
+    Args:
+        portable_dir: SavedModel with the `deidentify(images, noise)` signature.
+        variant: one of `VARIANTS`.
+        representative: for 'full_int8', an iterable of {"images", "noise"}
+            dicts (real training faces) that calibrates the quantisation.
+    """
+    converter = tf.lite.TFLiteConverter.from_saved_model(portable_dir, signature_keys=[SIGNATURE])
+    if variant == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif variant == "dynamic_int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif variant == "full_int8":
+        if representative is None:
+            raise ValueError("full_int8 needs representative faces")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: iter(representative)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    elif variant != "float32":
+        raise ValueError(f"Unknown TFLite variant {variant!r}: {VARIANTS}")
+    return converter.convert()
+
+
+def input_contract(generator, alignment_margin=0.2):
+    """What a caller must feed the TFLite model, written beside it as JSON."""
+    size, channels = generator.image_size, generator.channels
+    return {
+        "signature": SIGNATURE,
+        "inputs": {
+            "images": {
+                "shape": [1, size, size, channels],
+                "dtype": "uint8",
+                "range": [0, 255],
+                "content": f"one aligned face crop, {'grey' if channels == 1 else 'RGB'}, "
+                f"5-point template with margin {alignment_margin} (ppgan_tf.faces.alignment)",
+            },
+            "noise": {
+                "shape": [1, generator.noise_size],
+                "dtype": "float32",
+                "range": [0.0, 1.0],
+                "content": "uniform noise; the same noise gives the same face",
+            },
+        },
+        "outputs": {"deidentified": {"shape": [1, size, size, channels], "dtype": "uint8", "range": [0, 255]}},
+    }
+
+
+def write_variant(portable_dir, out_dir, variant, contract, representative=None):
+    """Writes ppgan_<variant>.tflite and its contract JSON; returns the model path."""
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, f"ppgan_{variant}.tflite")
+    with open(path, "wb") as f:
+        f.write(convert(portable_dir, variant, representative))
+    with open(path.replace(".tflite", ".json"), "w") as f:
+        json.dump({**contract, "variant": variant}, f, indent=2)
+    return path
+
+
+class TFLiteGenerator:
+    """Runs a TFLite generator one face at a time through its signature runner."""
+
+    def __init__(self, path):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=path)
+        self.runner = self.interpreter.get_signature_runner(SIGNATURE)
+
+    def __call__(self, images, noise):
+        outputs = [
+            self.runner(images=images[i:i + 1], noise=noise[i:i + 1].astype(np.float32))["deidentified"]
+            for i in range(len(images))
+        ]
+        return np.concatenate(outputs)

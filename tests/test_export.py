@@ -1,0 +1,228 @@
+"""Exported artefacts de-identify as the trained model does; only blessed models are pushed."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from export import blessing, exporter, onnx_model, savedmodel, tflite
+from ppgan_tf import models  # noqa: F401  (registers the classes generator.keras needs)
+from ppgan_tf.data import pipeline
+from test_train_cli import ROOT, TINY, _command, _run
+from conftest import write_dataset
+
+LOW = blessing.Thresholds(min_deid_rate=0.0, min_ssim=-1.0)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    data = write_dataset(str(root / "faces"), people=6, per_person=5)
+    workdir = str(root / "run")
+    _run(_command("trainers.train_ppgan", workdir, data, "--steps=3"))
+    report = exporter.export_run(workdir, thresholds=LOW, max_faces=8, log=lambda _: None)
+    return workdir, report
+
+
+def _serving_dir(workdir, report):
+    return os.path.join(workdir, "export", "savedmodel", report["model_name"], str(report["version"]))
+
+
+def _reference(workdir, faces, seeds):
+    generator = keras.saving.load_model(os.path.join(workdir, "generator.keras"))
+    fake = generator(pipeline.to_model_range(faces), training=False, noise_seeds=tf.constant(seeds, tf.int64))
+    return generator, pipeline.to_uint8(fake).numpy()
+
+
+def _faces(count=3, size=32):
+    return np.random.default_rng(0).integers(0, 256, (count, size, size, 1), dtype=np.uint8)
+
+
+def _saved_model_cli(*args):
+    result = subprocess.run(
+        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", *args],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_saved_model_cli_lists_the_documented_signatures(exported):
+    workdir, report = exported
+    shown = _saved_model_cli("show", "--dir", _serving_dir(workdir, report), "--all")
+    for expected in ("signature_def['serving_default']", "signature_def['deidentify_with_seed']",
+                     "signature_def['deidentify_image_bytes']", "signature_def['embed']"):
+        assert expected in shown
+    sections = shown.split("signature_def[")
+    seeded = next(s for s in sections if s.startswith("'deidentify_with_seed'"))
+    assert "inputs['images']" in seeded and "DT_UINT8" in seeded and "(-1, 32, 32, 1)" in seeded
+    assert "inputs['seeds']" in seeded and "DT_INT64" in seeded
+    assert "outputs['deidentified']" in seeded
+    from_bytes = next(s for s in sections if s.startswith("'deidentify_image_bytes'"))
+    assert "inputs['image_bytes']" in from_bytes and "outputs['png']" in from_bytes and "DT_STRING" in from_bytes
+
+
+def test_saved_model_cli_run_and_the_loader_give_the_keras_outputs(exported, tmp_path):
+    workdir, report = exported
+    directory = _serving_dir(workdir, report)
+    faces, seeds = _faces(), [5, 6, 7]
+    _, expected = _reference(workdir, faces, seeds)
+    np.save(tmp_path / "faces.npy", faces)
+    np.save(tmp_path / "seeds.npy", np.array(seeds, np.int64))
+    _saved_model_cli(
+        "run", "--dir", directory, "--tag_set", "serve", "--signature_def", "deidentify_with_seed",
+        "--inputs", f"images={tmp_path / 'faces.npy'};seeds={tmp_path / 'seeds.npy'}",
+        "--outdir", str(tmp_path / "out"),
+    )
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "deidentified.npy"), expected)
+    loaded = tf.saved_model.load(directory)
+    outputs = loaded.signatures["deidentify_with_seed"](images=tf.constant(faces), seeds=tf.constant(seeds, tf.int64))
+    np.testing.assert_array_equal(outputs["deidentified"].numpy(), expected)
+    random = loaded.signatures["serving_default"](images=tf.constant(faces))["deidentified"]
+    assert random.shape == faces.shape and random.dtype == tf.uint8
+
+
+def test_every_tflite_and_onnx_variant_matches_within_its_tolerance(exported):
+    workdir, report = exported
+    faces, seeds = _faces(4), [1, 2, 3, 4]
+    generator, expected = _reference(workdir, faces, seeds)
+    noise = generator.noise_from_seeds(tf.constant(seeds, tf.int64)).numpy()
+    # Max absolute error in grey levels, and lowest PSNR, per variant.
+    tolerances = {"float32": (1, 45), "float16": (4, 35), "dynamic_int8": (16, 28), "full_int8": (64, 18)}
+    for variant, (max_error, min_psnr) in tolerances.items():
+        path = os.path.join(workdir, "export", "tflite", f"ppgan_{variant}.tflite")
+        output = tflite.TFLiteGenerator(path)(faces, noise)
+        assert np.abs(output.astype(int) - expected.astype(int)).max() <= max_error, variant
+        assert blessing.psnr(expected, output) >= min_psnr, variant
+        with open(path.replace(".tflite", ".json")) as f:
+            contract = json.load(f)
+        assert contract["inputs"]["images"]["shape"] == [1, 32, 32, 1]
+        assert contract["inputs"]["noise"]["shape"] == [1, generator.noise_size]
+    output = onnx_model.OnnxGenerator(os.path.join(workdir, "export", "onnx", "ppgan.onnx"))(faces, noise)
+    assert np.abs(output.astype(int) - expected.astype(int)).max() <= 1
+    assert set(report["formats"]) == {"savedmodel", "onnx", *(f"tflite_{v}" for v in tflite.VARIANTS)}
+
+
+def test_the_bytes_signature_round_trips_png_and_jpeg_and_rejects_garbage(exported):
+    workdir, report = exported
+    signature = tf.saved_model.load(_serving_dir(workdir, report)).signatures["deidentify_image_bytes"]
+    face = _faces(1)[0]
+    encoded = [cv2.imencode(".png", face)[1].tobytes(), cv2.imencode(".jpg", cv2.resize(face, (50, 50)))[1].tobytes()]
+    pngs = signature(image_bytes=tf.constant(encoded))["png"].numpy()
+    for png in pngs:
+        decoded = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+        assert decoded.shape == (32, 32)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        signature(image_bytes=tf.constant([b"not an image"]))
+    assert signature(image_bytes=tf.constant(encoded[:1]))["png"].shape == (1,)  # still serving
+
+
+def test_the_warmup_file_holds_prediction_logs(exported):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    workdir, report = exported
+    path = os.path.join(_serving_dir(workdir, report), savedmodel.WARMUP_PATH)
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
+    assert logs
+    for log in logs:
+        request = log.predict_log.request
+        assert request.model_spec.name == "ppgan" and request.model_spec.signature_name == "serving_default"
+        assert tf.make_ndarray(request.inputs["images"]).shape == (1, 32, 32, 1)
+
+
+def test_report_card_and_serving_config(exported):
+    workdir, report = exported
+    out = os.path.join(workdir, "export")
+    with open(os.path.join(out, exporter.REPORT_FILENAME)) as f:
+        assert json.load(f)["blessed"] is True
+    with open(os.path.join(out, exporter.CARD_FILENAME)) as f:
+        card = f.read()
+    assert "## Limitations" in card and "tflite_full_int8" in card
+    with open(os.path.join(out, "models.config")) as f:
+        assert 'name: "ppgan"' in f.read()
+    assert "BLESSED" in exporter.format_table(report)
+
+
+def test_an_unblessed_model_is_refused_with_its_failing_metrics(exported, tmp_path):
+    workdir, _ = exported
+    base = str(tmp_path / "serving")
+    strict = blessing.Thresholds(min_deid_rate=1.01, min_ssim=1.01)
+    report = exporter.export_run(workdir, formats=("savedmodel",), thresholds=strict, push_to=base,
+                                 max_faces=4, log=lambda _: None)
+    assert report["blessed"] is False
+    assert "deid_rate" in report["push_refused"] and "ssim" in report["push_refused"]
+    assert not os.path.exists(os.path.join(base, "ppgan")) or not os.listdir(os.path.join(base, "ppgan"))
+
+
+def test_a_push_adds_a_version_and_never_overwrites(exported, tmp_path):
+    workdir, report = exported
+    source = _serving_dir(workdir, report)
+    base = str(tmp_path / "serving")
+    first = blessing.push(source, base, "ppgan", blessed=True)
+    second = blessing.push(source, base, "ppgan", blessed=True)
+    assert first != second and int(os.path.basename(second)) == int(os.path.basename(first)) + 1
+    assert sorted(os.listdir(os.path.join(base, "ppgan"))) == sorted([os.path.basename(first), os.path.basename(second)])
+
+
+def test_a_failed_push_leaves_the_serving_base_untouched(exported, tmp_path, monkeypatch):
+    workdir, report = exported
+    source = _serving_dir(workdir, report)
+    base = str(tmp_path / "serving")
+    existing = blessing.push(source, base, "ppgan", blessed=True)
+    before = sorted(os.listdir(os.path.join(base, "ppgan")))
+
+    def copy_then_fail(src, dst, **kwargs):
+        os.makedirs(dst)
+        shutil.copy(os.path.join(src, "saved_model.pb"), dst)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(blessing.shutil, "copytree", copy_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        blessing.push(source, base, "ppgan", blessed=True)
+    assert sorted(os.listdir(os.path.join(base, "ppgan"))) == before
+    assert os.path.exists(os.path.join(existing, "saved_model.pb"))
+
+
+def test_the_rest_client_speaks_tf_servings_json(exported):
+    """A stand-in for TF Serving's REST predict API, answering with the real signature."""
+    import base64
+    import http.server
+    import threading
+
+    from export import serving_client
+
+    workdir, report = exported
+    signature = tf.saved_model.load(_serving_dir(workdir, report)).signatures[serving_client.SIGNATURE]
+    seen = {}
+
+    class Predict(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.update(path=self.path, signature=body["signature_name"])
+            data = [base64.b64decode(i["image_bytes"]["b64"]) for i in body["instances"]]
+            pngs = signature(image_bytes=tf.constant(data))["png"].numpy()
+            answer = {"predictions": [{"b64": base64.b64encode(p).decode()} for p in pngs]}
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(json.dumps(answer).encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Predict)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        face = cv2.imencode(".png", _faces(1)[0])[1].tobytes()
+        pngs = serving_client.deidentify_rest([face, face], "127.0.0.1", server.server_port, "ppgan", timeout=60)
+    finally:
+        server.shutdown()
+    assert seen == {"path": "/v1/models/ppgan:predict", "signature": "deidentify_image_bytes"}
+    assert [cv2.imdecode(np.frombuffer(p, np.uint8), cv2.IMREAD_UNCHANGED).shape for p in pngs] == [(32, 32)] * 2
