@@ -1,1 +1,1 @@
-"""Tools that export a trained generator for serving and for devices."""
+"""Exporting a trained generator: SavedModel for TF Serving, TFLite, ONNX; parity, blessing, push."""

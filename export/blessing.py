@@ -1,7 +1,8 @@
 """Parity of every artefact with the trained model, blessing, and pushing to a serving base.
 
 As TFX's Evaluator and Pusher: a model is blessed when its privacy and
-utility pass their thresholds and no exported format gives privacy away;
+utility pass their thresholds and every exported format keeps the utility
+threshold and loses at most 1 point of privacy;
 only a blessed model is copied into the serving base, atomically, and a
 serving version is never overwritten.
 """
@@ -58,6 +59,8 @@ def bless(reference_scores, format_rows, thresholds):
         drop = reference_scores["deid_rate"] - row["deid_rate"]
         if drop > MAX_DEID_DROP + 1e-9:
             reasons.append(f"{name} deid_rate {row['deid_rate']:.3f} is {drop:.3f} below float32 (max {MAX_DEID_DROP})")
+        if row["ssim"] < thresholds.min_ssim:
+            reasons.append(f"{name} ssim {row['ssim']:.3f} < {thresholds.min_ssim}")
     return not reasons, reasons
 
 

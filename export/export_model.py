@@ -11,11 +11,12 @@ MODEL_CARD.md. Prints the parity table.
 
 from absl import app, flags
 
-from export import blessing, exporter
+from export import blessing, exporter, tflite
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "ppgan_runs/default", "Work directory of a finished training run.")
 flags.DEFINE_list("formats", list(exporter.FORMATS), "Artefacts to export.")
+flags.DEFINE_list("tflite_variants", list(tflite.VARIANTS), "TFLite variants to export.")
 flags.DEFINE_string("model_name", "ppgan", "Model name in TF Serving.")
 flags.DEFINE_string("push_to", None, "TF Serving base directory to push a blessed SavedModel into.")
 flags.DEFINE_float("min_deid_rate", blessing.Thresholds.min_deid_rate, "Blessing: lowest de-identification rate.")
@@ -28,6 +29,7 @@ def main(argv):
     report = exporter.export_run(
         FLAGS.workdir, FLAGS.formats, FLAGS.model_name,
         blessing.Thresholds(FLAGS.min_deid_rate, FLAGS.min_ssim), FLAGS.push_to, FLAGS.max_faces,
+        FLAGS.tflite_variants,
     )
     print(exporter.format_table(report))
     if FLAGS.push_to and "pushed_to" not in report:

@@ -25,7 +25,7 @@ def _size(path):
 
 
 def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, push_to=None,
-               max_faces=64, log=print):
+               max_faces=64, tflite_variants=tflite.VARIANTS, log=print):
     """Exports WORKDIR's generator into WORKDIR/export and checks every artefact.
 
     Returns the report written to WORKDIR/export/export_report.json.
@@ -33,16 +33,17 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise ValueError(f"Unknown formats {sorted(unknown)}: choose from {FORMATS}")
+    unknown = set(tflite_variants) - set(tflite.VARIANTS)
+    if unknown:
+        raise ValueError(f"Unknown TFLite variants {sorted(unknown)}: choose from {tflite.VARIANTS}")
     thresholds = thresholds or blessing.Thresholds()
     config = RunConfig.load(workdir)
     out = os.path.join(workdir, "export")
     version = int(time.time())
 
     # === The trained model, in float32 ===
-    generator = savedmodel.float32_copy(
-        keras.saving.load_model(os.path.join(workdir, run.GENERATOR_FILENAME)),
-        (config.image_size, config.image_size, config.channels),
-    )
+    shape = (config.image_size, config.image_size, config.channels)
+    generator = savedmodel.float32_copy(keras.saving.load_model(os.path.join(workdir, run.GENERATOR_FILENAME)), shape)
     verificator, verificator_info = verificator_pretraining.load_verificator(run.verificator_dir(config, workdir))
     train, test = run.prepare_data(config, workdir, log=lambda _: None)
     faces = test.images[:max_faces]
@@ -61,7 +62,9 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
     savedmodel.portable_archive(generator).write_out(portable_dir, verbose=False)
     serving_dir = os.path.join(out, "savedmodel", model_name, str(version))
     if "savedmodel" in formats:
-        savedmodel.serving_archive(generator, verificator).write_out(serving_dir, verbose=False)
+        savedmodel.serving_archive(generator, savedmodel.float32_copy(verificator, shape)).write_out(
+            serving_dir, verbose=False
+        )
         savedmodel.write_warmup(serving_dir, model_name, faces[:4])
         with open(os.path.join(out, "models.config"), "w") as f:
             f.write(savedmodel.models_config(model_name, f"/models/{model_name}"))
@@ -78,7 +81,7 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
             {"images": calibration_faces[i:i + 1], "noise": np.random.default_rng(i).random((1, generator.noise_size), np.float32)}
             for i in range(len(calibration_faces))
         ]
-        for variant in tflite.VARIANTS:
+        for variant in tflite_variants:
             path = tflite.write_variant(portable_dir, os.path.join(out, "tflite"), variant, contract,
                                         representative if variant == "full_int8" else None)
             output = tflite.TFLiteGenerator(path)(faces, noise)

@@ -226,3 +226,36 @@ def test_the_rest_client_speaks_tf_servings_json(exported):
         server.shutdown()
     assert seen == {"path": "/v1/models/ppgan:predict", "signature": "deidentify_image_bytes"}
     assert [cv2.imdecode(np.frombuffer(p, np.uint8), cv2.IMREAD_UNCHANGED).shape for p in pngs] == [(32, 32)] * 2
+
+
+def test_a_mixed_precision_generator_is_exported_from_a_float32_copy():
+    from ppgan_tf.models import UNetGenerator
+
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = UNetGenerator(image_size=32, channels=1, base_filters=8, max_filters=16)
+        mixed(tf.zeros([1, 32, 32, 1]))
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    copy = savedmodel.float32_copy(mixed, (32, 32, 1))
+    assert mixed.encoder_blocks[0].layers[0].compute_dtype == "bfloat16"
+    assert all(layer.compute_dtype == "float32" for layer in copy._flatten_layers())
+    faces = tf.random.uniform([2, 32, 32, 1], -1, 1)
+    seeds = tf.constant([1, 2], tf.int64)
+    np.testing.assert_allclose(
+        copy(faces, noise_seeds=seeds).numpy(), mixed(faces, noise_seeds=seeds).numpy(), atol=0.05
+    )
+
+
+def test_blessing_names_every_failing_metric():
+    thresholds = blessing.Thresholds(min_deid_rate=0.9, min_ssim=0.5)
+    reference = {"deid_rate": 0.95, "ssim": 0.7}
+    good = {"deid_rate": 0.945, "ssim": 0.69}
+    assert blessing.bless(reference, {"onnx": good}, thresholds) == (True, [])
+    blessed, reasons = blessing.bless(
+        {"deid_rate": 0.85, "ssim": 0.7}, {"leaky": {"deid_rate": 0.80, "ssim": 0.7},
+                                         "blurry": {"deid_rate": 0.85, "ssim": 0.4}}, thresholds)
+    assert not blessed
+    assert any(r.startswith("deid_rate 0.850") for r in reasons)
+    assert any(r.startswith("leaky deid_rate") for r in reasons)
+    assert any(r.startswith("blurry ssim") for r in reasons)
