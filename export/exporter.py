@@ -66,6 +66,10 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
             serving_dir, verbose=False
         )
         savedmodel.write_warmup(serving_dir, model_name, faces[:4])
+        savedmodel.write_info(serving_dir, {
+            "image_size": config.image_size, "channels": config.channels,
+            "noise_size": generator.noise_size, "verificator_threshold": threshold,
+        })
         with open(os.path.join(out, "models.config"), "w") as f:
             f.write(savedmodel.models_config(model_name, f"/models/{model_name}"))
         loaded = tf.saved_model.load(serving_dir).signatures["deidentify_with_seed"]

@@ -5,6 +5,8 @@ Serving signatures (inputs and outputs by name):
     serving_default           images uint8 [N, S, S, C]            -> deidentified uint8 [N, S, S, C]
     deidentify_with_seed      images uint8 [N, S, S, C], seeds int64 [N]
                                                                   -> deidentified uint8 [N, S, S, C]
+    deidentify_with_noise     images uint8 [N, S, S, C], noise float32 [N, noise_size] in [0, 1)
+                                                                  -> deidentified uint8 [N, S, S, C]
     deidentify_image_bytes    image_bytes string [N] (JPEG/PNG)    -> png string [N]
     embed                     images uint8 [N, S, S, C]            -> embedding float32 [N, D]   (the verificator)
 
@@ -18,6 +20,7 @@ input (images uint8 [1, S, S, C], noise float32 [1, noise_size] in [0, 1)):
 TFLite and ONNX have no portable random ops, so the caller draws the noise.
 """
 
+import json
 import os
 
 import keras
@@ -26,6 +29,7 @@ import tensorflow as tf
 from ppgan_tf.data import pipeline
 
 WARMUP_PATH = os.path.join("assets.extra", "tf_serving_warmup_requests")
+INFO_PATH = os.path.join("assets.extra", "ppgan_export.json")
 
 
 def float32_copy(model, input_shape):
@@ -71,6 +75,15 @@ def serving_archive(generator, verificator=None):
         "deidentify_with_seed",
         lambda images, seeds: {"deidentified": deidentify(images, generator.noise_from_seeds(seeds))},
         input_signature=[_images_spec(size, channels), tf.TensorSpec([None], tf.int64, name="seeds")],
+    )
+
+    archive.add_endpoint(
+        "deidentify_with_noise",
+        lambda images, noise: {"deidentified": deidentify(images, noise)},
+        input_signature=[
+            _images_spec(size, channels),
+            tf.TensorSpec([None, generator.noise_size], tf.float32, name="noise"),
+        ],
     )
 
     def from_bytes(image_bytes):
@@ -131,6 +144,15 @@ def write_warmup(savedmodel_dir, model_name, sample_images):
             )
             log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
+    return path
+
+
+def write_info(savedmodel_dir, info):
+    """What a client needs beside the signatures: sizes, noise size, the verificator threshold."""
+    path = os.path.join(savedmodel_dir, INFO_PATH)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(info, f, indent=2)
     return path
 
 

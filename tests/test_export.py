@@ -58,6 +58,7 @@ def test_saved_model_cli_lists_the_documented_signatures(exported):
     workdir, report = exported
     shown = _saved_model_cli("show", "--dir", _serving_dir(workdir, report), "--all")
     for expected in ("signature_def['serving_default']", "signature_def['deidentify_with_seed']",
+                     "signature_def['deidentify_with_noise']",
                      "signature_def['deidentify_image_bytes']", "signature_def['embed']"):
         assert expected in shown
     sections = shown.split("signature_def[")
