@@ -33,6 +33,8 @@ setup(
         # Face detection; its weights ship inside the package.
         "mtcnn>=1.0",
         "tqdm>=4.66",
+        # ffmpeg for keeping videos' audio, shipped inside the wheel.
+        "imageio-ffmpeg>=0.5",
         # tf.summary.image and the TensorBoard UI live in the tensorboard package.
         f"tensorboard=={TENSORFLOW}",
     ],
@@ -43,6 +45,7 @@ setup(
         "export": EXPORT,
         "test": ["pytest>=8", *BEAM, *EXPORT],
     },
+    entry_points={"console_scripts": ["ppgan-deidentify=ppgan_tf.deidentify.cli:run"]},
     classifiers=[
         "Programming Language :: Python :: 3.11",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

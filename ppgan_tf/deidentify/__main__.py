@@ -1,0 +1,3 @@
+from ppgan_tf.deidentify.cli import run
+
+run()

@@ -1,0 +1,235 @@
+"""`ppgan-deidentify INPUT... -o OUTPUT`: every face in photos, folders, videos or a webcam, replaced.
+
+Each input is a photo, a folder (recursive; the output mirrors its tree), a
+video (mp4, avi, mov, mkv) or a webcam index. Faces are detected, aligned,
+de-identified by the generator under the privacy guard, warped back and
+blended in; any failure hides the face (solid) instead of leaving it.
+Metadata is stripped unless --keep-metadata (which still drops the location).
+Bad files get a one-line message and the batch goes on; the exit status is 1
+when anything failed.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+
+import tqdm
+
+from ppgan_tf.deidentify import media, tracking
+from ppgan_tf.deidentify.deidentifier import MODES, Deidentifier
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="ppgan-deidentify", description=__doc__.split("\n\n")[0])
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="photos, folders, videos, or a webcam index")
+    parser.add_argument("-o", "--output", required=True, help="output folder (or file, for one photo or video)")
+    parser.add_argument("--model", help="work directory, SavedModel export, .tflite or .onnx (for --replacewith=ppgan)")
+    parser.add_argument("--replacewith", choices=MODES, default="ppgan", help="what replaces faces (default ppgan)")
+    parser.add_argument("--thresh", type=float, default=0.9, help="face detection confidence (default 0.9)")
+    parser.add_argument("--min-face-size", type=int, default=20, help="smallest face side in pixels (default 20)")
+    parser.add_argument("--max-side", type=int, default=1280, help="photos are downscaled to this for detection")
+    parser.add_argument("--margin", type=float, default=0.2, help="alignment margin the model was trained with")
+    parser.add_argument("--guard-tries", type=int, default=3, help="generations the privacy guard may try per face")
+    parser.add_argument("--no-guard", action="store_true", help="do not check generated faces with the verificator")
+    parser.add_argument("--fallback", choices=MODES[1:], default="blur", help="for faces the guard rejects")
+    parser.add_argument("--aligned", action="store_true", help="inputs are aligned face crops: no detection")
+    parser.add_argument("--keep-audio", action="store_true", help="copy videos' audio (ffmpeg from imageio-ffmpeg)")
+    parser.add_argument("--keep-metadata", action="store_true", help="keep photo metadata except the location")
+    parser.add_argument("--frame-memory", type=int, default=5, help="frames a missed face keeps its last box")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--dry-run", action="store_true", help="list what would be written, write nothing")
+    parser.add_argument("--boxes", action="store_true", help="draw the detected faces")
+    parser.add_argument("--report", help="JSON report path (default OUTPUT/deidentify_report.json)")
+    parser.add_argument("--seed", type=int, help="noise seed for reproducible faces (default random)")
+    return parser.parse_args(argv)
+
+
+@dataclasses.dataclass
+class Job:
+    source: object  # a path, or a webcam index
+    target: str
+    kind: str  # image, video, webcam
+
+
+def plan_jobs(inputs, output, log):
+    """The files to process and where each goes; unknown files are reported, not fatal."""
+    jobs, problems = [], {}
+    single = len(inputs) == 1 and os.path.splitext(output)[1] and not os.path.isdir(output)
+    for item in inputs:
+        if item.isdigit() and not os.path.exists(item):
+            jobs.append(Job(int(item), os.path.join(output, f"webcam{item}.mp4"), "webcam"))
+        elif os.path.isdir(item):
+            root = os.path.abspath(item)
+            for folder, subfolders, names in os.walk(root):
+                subfolders.sort()
+                for name in sorted(names):
+                    path = os.path.join(folder, name)
+                    target = os.path.join(output, os.path.basename(root), os.path.relpath(path, root))
+                    if media.kind_of(path):
+                        jobs.append(Job(path, target, media.kind_of(path)))
+                    elif not name.startswith("."):
+                        problems[path] = "unsupported file type"
+        elif not os.path.exists(item):
+            problems[item] = "no such file or folder"
+        elif media.kind_of(item) is None:
+            problems[item] = f"unsupported file type {os.path.splitext(item)[1] or '(none)'}"
+        else:
+            target = output if single else os.path.join(output, os.path.basename(item))
+            jobs.append(Job(item, target, media.kind_of(item)))
+    for path, problem in problems.items():
+        log(f"skipped {path}: {problem}")
+    return jobs, problems
+
+
+def process_image(job, deidentifier, args, seed):
+    photo, exif = media.read_photo(job.source)
+    if args.aligned:
+        result, face = deidentifier.process_aligned(photo, seed)
+        faces = [face]
+    else:
+        seeds = None if seed is None else [seed + i for i in range(64)]
+        detected = deidentifier.detector.detect(photo)
+        result, faces = deidentifier.process(photo, detected, seeds[:len(detected)] if seeds else None)
+    data = media.encode_photo(result, os.path.splitext(job.target)[1], exif if args.keep_metadata else None)
+    media.write_atomically(job.target, data)
+    return {**face_counts(faces), "face_reports": [dataclasses.asdict(f) for f in faces]}
+
+
+def face_counts(reports):
+    return {
+        "faces": len(reports),
+        "guard_first_try": sum(1 for f in reports if f.guard_passed and f.guard_tries == 1),
+        "fallbacks": sum(1 for f in reports if f.fallback),
+    }
+
+
+def process_video(job, deidentifier, args, seed, progress):
+    capture, fps, size, count = media.open_video(job.source)
+    tracker = tracking.FaceTracker(memory=args.frame_memory, seed=seed if seed is not None else tracking.seeds_for(1)[0])
+    os.makedirs(os.path.dirname(os.path.abspath(job.target)), exist_ok=True)
+    extension = os.path.splitext(job.target)[1] if job.kind == "video" else ".mp4"
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(job.target)), suffix=extension)
+    os.close(handle)
+    frames, counts, track_seeds = 0, face_counts([]), {}
+    show = job.kind == "webcam" and bool(os.environ.get("DISPLAY"))
+    try:
+        writer = media.video_writer(temporary, fps, size)
+        try:
+            bar = tqdm.tqdm(total=count or None, desc=os.path.basename(str(job.source)), unit="frame",
+                            leave=False, disable=not progress)
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                photo = media.rgb(frame)
+                detected = deidentifier.detector.detect(photo)
+                tracks = tracker.update(detected)
+                result, reports = deidentifier.process(
+                    photo, [t.face for t in tracks], [t.seed for t in tracks], [t.track_id for t in tracks]
+                )
+                writer.write(result[:, :, ::-1])
+                frames += 1
+                for name, value in face_counts(reports).items():
+                    counts[name] += value
+                for track in tracks:
+                    track_seeds.setdefault(track.track_id, track.seed)
+                bar.update(1)
+                if show:
+                    show = _show(result)
+            bar.close()
+        finally:
+            writer.release()
+            capture.release()
+        if frames == 0:
+            raise media.MediaError(f"{job.source}: no frame could be read")
+        if args.keep_audio and job.kind == "video":
+            media.add_audio(temporary, job.source, job.target)
+        else:
+            os.replace(temporary, job.target)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return {**counts, "frames": frames, "fps": fps, "size": list(size),
+            "track_seeds": {str(k): v for k, v in track_seeds.items()}}
+
+
+def _show(frame):
+    """Shows a webcam frame; False once the window is closed with q or cannot be shown (headless OpenCV)."""
+    import cv2
+
+    try:
+        cv2.imshow("ppgan-deidentify (q to stop)", frame[:, :, ::-1])
+        return (cv2.waitKey(1) & 0xFF) != ord("q")
+    except cv2.error:
+        return False
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    jobs, problems = plan_jobs(args.inputs, args.output, log)
+    report = {"files": {}, "failed": dict(problems), "skipped_existing": []}
+    todo = []
+    for job in jobs:
+        if job.kind != "webcam" and os.path.exists(job.target) and not args.overwrite:
+            log(f"skipped {job.source}: {job.target} exists (use --overwrite)")
+            report["skipped_existing"].append(str(job.source))
+        else:
+            todo.append(job)
+    if args.dry_run:
+        for job in todo:
+            print(f"{job.source} -> {job.target}")
+        return 1 if problems else 0
+
+    try:
+        deidentifier = Deidentifier(
+            args.model, args.replacewith, args.thresh, args.min_face_size, args.max_side, args.margin,
+            guard=not args.no_guard, guard_tries=args.guard_tries, fallback=args.fallback, draw_boxes=args.boxes,
+        )
+    except (ValueError, OSError) as error:
+        log(f"error: {error}")
+        return 2
+    started = time.time()
+    for job in tqdm.tqdm(todo, desc="files", unit="file", disable=len(todo) < 2):
+        try:
+            if job.kind == "image":
+                report["files"][str(job.source)] = process_image(job, deidentifier, args, args.seed)
+            else:
+                report["files"][str(job.source)] = process_video(job, deidentifier, args, args.seed, True)
+        except Exception as error:  # one bad file never stops the batch; nothing of it was written
+            problem = str(error).replace(f"{job.source}: ", "") if isinstance(error, media.MediaError) else \
+                f"{type(error).__name__}: {error}"
+            log(f"failed {job.source}: {problem}")
+            report["failed"][str(job.source)] = problem
+    report["summary"] = summarize(report, time.time() - started)
+    report_path = args.report or os.path.join(args.output if not os.path.splitext(args.output)[1] else
+                                              os.path.dirname(os.path.abspath(args.output)), "deidentify_report.json")
+    media.write_atomically(report_path, json.dumps(report, indent=2).encode())
+    summary = report["summary"]
+    log(f"{summary['files_done']} files done, {summary['files_failed']} failed, {summary['files_skipped']} skipped; "
+        f"{summary['faces']} faces ({summary['guard_first_try']} passed the guard at once, {summary['fallbacks']} "
+        f"fell back); {summary['photos_per_second']:.2f} photos/s; report: {report_path}")
+    return 1 if report["failed"] else 0
+
+
+def summarize(report, seconds):
+    files = report["files"].values()
+    photos = sum(1 for r in files if "face_reports" in r)
+    return {
+        "files_done": len(report["files"]),
+        "files_failed": len(report["failed"]),
+        "files_skipped": len(report["skipped_existing"]),
+        "faces": sum(r["faces"] for r in files),
+        "guard_first_try": sum(r["guard_first_try"] for r in files),
+        "fallbacks": sum(r["fallbacks"] for r in files),
+        "seconds": round(seconds, 2),
+        "photos_per_second": photos / seconds if seconds > 0 else 0.0,
+    }
+
+
+def run():
+    sys.exit(main())

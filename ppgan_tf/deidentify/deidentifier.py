@@ -1,0 +1,171 @@
+"""De-identifying every face of an image: detect, align, generate (guarded), warp back, blend; failing closed."""
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from ppgan_tf.deidentify import replace, tracking
+from ppgan_tf.faces import alignment
+
+MODES = ("ppgan", "blur", "mosaic", "solid")
+
+
+@dataclasses.dataclass
+class FaceReport:
+    """What happened to one face."""
+
+    box: list
+    score: float
+    mode: str  # what replaced the face: ppgan, blur, mosaic or solid
+    seed: int = -1
+    track: int = -1
+    guard_tries: int = 0  # generations the guard looked at (1 = passed at once)
+    guard_passed: bool = False
+    fallback: str = ""  # why the face fell back: 'guard', or 'error: ...'
+    remembered: bool = False  # not detected in this frame; its last box was used
+
+
+class Deidentifier:
+    """Replaces every face in RGB uint8 images with a generated (or blurred, pixelated, solid) one.
+
+    Args:
+        model: work directory, SavedModel export, .tflite or .onnx (see
+            `backends.load_backend`); needed for `replacewith='ppgan'`.
+        replacewith: 'ppgan', 'blur', 'mosaic' or 'solid'.
+        threshold, min_face_size, max_side: detector settings.
+        margin: alignment margin the generator was trained with.
+        guard: compare each generated face with the original using the
+            verificator and resample the noise while they still match.
+        guard_tries: generations tried before falling back.
+        fallback: what replaces a face the guard could not make unrecognisable.
+        fail_mode: what replaces a face whose processing raised an error.
+        draw_boxes: outline each face (for checking detections).
+        backend, detector: ready-made ones (tests, reuse across calls).
+
+    Example:
+    >>> deidentifier = Deidentifier("ppgan_runs/default")
+    >>> image, faces = deidentifier.process(rgb_uint8)
+    """
+
+    def __init__(self, model=None, replacewith="ppgan", threshold=0.9, min_face_size=20, max_side=1280,
+                 margin=0.2, guard=True, guard_tries=3, fallback="blur", fail_mode="solid",
+                 draw_boxes=False, backend=None, detector=None):
+        if replacewith not in MODES:
+            raise ValueError(f"replacewith={replacewith!r}: choose from {MODES}")
+        for name, mode in (("fallback", fallback), ("fail_mode", fail_mode)):
+            if mode not in MODES[1:]:
+                raise ValueError(f"{name}={mode!r}: choose from {MODES[1:]}")
+        self.replacewith = replacewith
+        self.margin = margin
+        self.guard_tries = max(1, guard_tries)
+        self.fallback = fallback
+        self.fail_mode = fail_mode
+        self.draw_boxes = draw_boxes
+        self.backend = backend
+        if replacewith == "ppgan" and backend is None:
+            if model is None:
+                raise ValueError("replacewith='ppgan' needs a model (--model)")
+            from ppgan_tf.deidentify.backends import load_backend
+
+            self.backend = load_backend(model)
+        self.guard = guard and self.backend is not None and self.backend.has_verificator
+        if guard and replacewith == "ppgan" and not self.guard:
+            raise ValueError(f"{self.backend.name}: no verificator for the privacy guard (use guard=False to go without)")
+        if detector is None:
+            from ppgan_tf.faces.detection import FaceDetector
+
+            detector = FaceDetector(threshold, min_face_size, max_side)
+        self.detector = detector
+        if self.backend is not None:
+            self._mask = replace.face_mask(self.backend.image_size, margin)
+
+    # === One image ===
+
+    def process(self, image, faces=None, seeds=None, tracks=None):
+        """De-identifies `image` (RGB uint8); returns (new image, [FaceReport]).
+
+        Args:
+            faces: the faces to replace; detected when None.
+            seeds: a noise seed per face (fresh random ones when None).
+            tracks: a track id per face, recorded in the report.
+        """
+        if faces is None:
+            faces = self.detector.detect(image)
+        seeds = list(seeds) if seeds is not None else tracking.seeds_for(len(faces))
+        result, reports = image.copy(), []
+        for i, face in enumerate(faces):
+            report = FaceReport(box=[round(float(v), 1) for v in face.box], score=round(face.score, 4),
+                                mode=self.replacewith, seed=seeds[i], track=tracks[i] if tracks else -1)
+            try:
+                result = self._replace(result, face, seeds[i], report)
+            except Exception as error:  # fail closed: whatever broke, the face is hidden
+                result = replace.classic(result, face.box, self.fail_mode)
+                report.mode, report.fallback = self.fail_mode, f"error: {type(error).__name__}: {error}"
+            reports.append(report)
+        if self.draw_boxes:
+            for face in faces:
+                x, y, w, h = (int(round(v)) for v in face.box)
+                cv2.rectangle(result, (x, y), (x + w, y + h), (0, 255, 0), max(1, image.shape[1] // 400))
+        return result, reports
+
+    def _replace(self, image, face, seed, report):
+        if self.replacewith != "ppgan":
+            return replace.classic(image, face.box, self.replacewith)
+        aligned = alignment.align_face(image, face.landmarks, self.backend.image_size, self.margin)
+        fake = self._guarded_generation(self._model_input(aligned.crop), seed, report)
+        if fake is None:
+            report.mode, report.fallback = self.fallback, "guard"
+            return replace.classic(image, face.box, self.fallback)
+        blended, _ = replace.blend_into_photo(image, fake, aligned, self._mask)
+        return blended
+
+    def _model_input(self, crop):
+        if self.backend.channels == 1 and crop.shape[-1] == 3:
+            return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[:, :, None]
+        return crop
+
+    def noise(self, seed):
+        """The generator noise of a seed: the same seed, the same new face."""
+        return np.random.default_rng(seed).random(self.backend.noise_size, dtype=np.float32)
+
+    def _guarded_generation(self, crop, seed, report):
+        """A generated face the verificator no longer matches to `crop`, or None."""
+        original = self.backend.embed(crop[None])[0] if self.guard else None
+        for attempt in range(self.guard_tries):
+            fake = self.backend.generate(crop[None], self.noise(seed + attempt * 7919)[None])[0]
+            if not np.all(np.isfinite(fake)) or fake.shape != crop.shape:
+                raise ValueError(f"generator returned {fake.shape} values, not a {crop.shape} face")
+            if not self.guard:
+                return fake
+            report.guard_tries = attempt + 1
+            distance = float(np.linalg.norm(self.backend.embed(fake[None])[0] - original))
+            if distance >= self.backend.threshold:
+                report.guard_passed = True
+                return fake
+        return None
+
+    # === An aligned crop (no detection) ===
+
+    def process_aligned(self, crop, seed=None):
+        """De-identifies an already-aligned face crop of any size; returns (crop, FaceReport)."""
+        height, width = crop.shape[:2]
+        size = self.backend.image_size if self.backend else max(height, width)
+        seed = tracking.seeds_for(1)[0] if seed is None else seed
+        report = FaceReport(box=[0, 0, width, height], score=1.0, mode=self.replacewith, seed=seed)
+        whole = (0, 0, width, height)
+        try:
+            if self.replacewith != "ppgan":
+                return replace.classic(crop, whole, self.replacewith), report
+            resized = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, -1)
+            fake = self._guarded_generation(self._model_input(resized), seed, report)
+            if fake is None:
+                report.mode, report.fallback = self.fallback, "guard"
+                return replace.classic(crop, whole, self.fallback), report
+            if crop.shape[-1] == 3 and fake.shape[-1] == 1:
+                fake = cv2.cvtColor(fake, cv2.COLOR_GRAY2RGB)
+            out = cv2.resize(fake, (width, height), interpolation=cv2.INTER_LINEAR)
+            return out.reshape(height, width, -1), report
+        except Exception as error:
+            report.mode, report.fallback = self.fail_mode, f"error: {type(error).__name__}: {error}"
+            return replace.classic(crop, whole, self.fail_mode), report

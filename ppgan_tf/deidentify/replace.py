@@ -1,0 +1,71 @@
+"""Putting a replacement face into a photo: the feathered mask, blending, and the classic modes."""
+
+import cv2
+import numpy as np
+
+from ppgan_tf.faces import alignment
+
+
+def face_mask(size, margin, feather=0.08):
+    """Float [0, 1] mask of the face region in an aligned crop, softened at its edge.
+
+    An ellipse around the template landmarks: from the eyebrows to below the
+    mouth and across the cheeks; its edge fades over `feather` x size pixels.
+    """
+    points = alignment.template_landmarks(size, margin)
+    eye_distance = np.linalg.norm(points[1] - points[0])
+    centre = points.mean(axis=0) + np.array([0.0, -0.1 * eye_distance])
+    axes = (1.15 * eye_distance, 1.45 * eye_distance)
+    mask = np.zeros((size, size), np.float32)
+    cv2.ellipse(mask, tuple(int(round(v)) for v in centre), tuple(int(round(v)) for v in axes), 0, 0, 360, 1.0, -1)
+    blur = max(3, int(feather * size) | 1)
+    return cv2.GaussianBlur(mask, (blur, blur), 0)
+
+
+def blend_into_photo(photo, face_crop, aligned, mask):
+    """The photo with `face_crop` (aligned, RGB or grey) blended in through `mask`.
+
+    A grey face replaces the luminance only: the photo keeps its colours.
+    Returns (new photo, photo-sized weight map of the replaced region).
+    """
+    warped, coverage = alignment.warp_to_photo(face_crop, aligned.to_photo, photo.shape)
+    weight, _ = alignment.warp_to_photo(mask, aligned.to_photo, photo.shape)
+    weight = (weight[:, :, 0] * coverage)[:, :, None]
+    if face_crop.shape[-1] == 1 and photo.shape[-1] == 3:
+        ycrcb = cv2.cvtColor(photo, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+        ycrcb[:, :, :1] = ycrcb[:, :, :1] * (1 - weight) + warped.astype(np.float32) * weight
+        result = cv2.cvtColor(np.clip(np.round(ycrcb), 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
+    else:
+        mixed = photo.astype(np.float32) * (1 - weight) + warped.astype(np.float32) * weight
+        result = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+    # Outside the mask the photo stays exactly as it was (no colour round trip).
+    return np.where(weight > 0, result, photo), weight[:, :, 0]
+
+
+def expanded_box(box, shape, grow=0.25):
+    """An integer (x0, y0, x1, y1) box grown by `grow` of its size on each side, inside the photo."""
+    x, y, w, h = box
+    x0, y0 = int(max(0, x - grow * w)), int(max(0, y - grow * h))
+    x1, y1 = int(min(shape[1], x + w * (1 + grow))), int(min(shape[0], y + h * (1 + grow)))
+    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
+
+
+def classic(photo, box, mode):
+    """The photo with the face box blurred, pixelated ('mosaic') or filled ('solid')."""
+    result = photo.copy()
+    x0, y0, x1, y1 = expanded_box(box, photo.shape)
+    region = result[y0:y1, x0:x1]
+    side = max(x1 - x0, y1 - y0)
+    if mode == "blur":
+        kernel = max(3, (side // 3) | 1)
+        # Twice: one wide Gaussian still lets a recogniser see the face's layout.
+        region[:] = cv2.GaussianBlur(cv2.GaussianBlur(region, (kernel, kernel), 0), (kernel, kernel), 0)
+    elif mode == "mosaic":
+        blocks = 8
+        small = cv2.resize(region, (blocks, blocks), interpolation=cv2.INTER_AREA)
+        region[:] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST).reshape(region.shape)
+    elif mode == "solid":
+        region[:] = 0
+    else:
+        raise ValueError(f"Unknown mode {mode!r}: blur, mosaic or solid")
+    return result

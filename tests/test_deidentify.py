@@ -1,0 +1,256 @@
+"""ppgan-deidentify on vendored photos and generated frames: faces replaced, nothing else changed, failing closed."""
+
+import io
+import json
+import os
+
+import cv2
+import numpy as np
+import PIL.Image
+import pytest
+
+from conftest import face_photo
+from ppgan_tf.deidentify import cli, media, replace, tracking
+from ppgan_tf.deidentify.backends import Backend
+from ppgan_tf.deidentify.deidentifier import Deidentifier
+
+
+class StubBackend(Backend):
+    """A generator that inverts faces; a verificator whose verdict the test decides."""
+
+    image_size, channels, noise_size, threshold, name = 64, 1, 8, 0.5, "stub"
+
+    def __init__(self, matching_tries=0, fail=False):
+        self.matching_tries = matching_tries  # the first N generations still "match" the original
+        self.fail = fail
+        self.generated = 0
+
+    def generate(self, faces, noise):
+        if self.fail:
+            raise RuntimeError("model exploded")
+        self.generated += 1
+        return 255 - faces
+
+    def embed(self, faces):
+        if faces.mean() > 127 and self.generated > self.matching_tries:  # a fresh fake: far away
+            return np.ones((len(faces), 4), np.float32)
+        return np.zeros((len(faces), 4), np.float32)
+
+
+def _deidentifier(detector, backend=None, **kwargs):
+    return Deidentifier(backend=backend or StubBackend(), detector=detector, **kwargs)
+
+
+def _dark_face_photo():
+    photo, box = face_photo(300, 400)
+    return photo, box
+
+
+def test_pixels_change_inside_the_face_and_nowhere_outside(detector):
+    photo, (left, top, width, height) = _dark_face_photo()
+    result, faces = _deidentifier(detector).process(photo)
+    assert len(faces) == 1 and faces[0].mode == "ppgan" and faces[0].guard_passed
+    x, y, w, h = (int(v) for v in faces[0].box)
+    centre = (slice(y + h // 3, y + 2 * h // 3), slice(x + w // 3, x + 2 * w // 3))
+    assert np.abs(result[centre].astype(int) - photo[centre].astype(int)).mean() > 30
+    outside = np.ones(photo.shape[:2], bool)
+    x0, y0, x1, y1 = replace.expanded_box(faces[0].box, photo.shape, grow=0.5)
+    outside[y0:y1, x0:x1] = False
+    np.testing.assert_array_equal(result[outside], photo[outside])
+
+
+def test_a_generator_failure_leaves_no_original_face_pixel(detector):
+    photo, _ = _dark_face_photo()
+    result, faces = _deidentifier(detector, StubBackend(fail=True)).process(photo)
+    assert faces[0].mode == "solid" and "model exploded" in faces[0].fallback
+    x0, y0, x1, y1 = replace.expanded_box(faces[0].box, photo.shape)
+    assert np.all(result[y0:y1, x0:x1] == 0)
+
+
+def test_the_guard_resamples_then_falls_back_to_blur(detector):
+    photo, _ = _dark_face_photo()
+    _, faces = _deidentifier(detector, StubBackend(matching_tries=2), guard_tries=3).process(photo)
+    assert faces[0].guard_passed and faces[0].guard_tries == 3
+    _, faces = _deidentifier(detector, StubBackend(matching_tries=5), guard_tries=3).process(photo)
+    assert not faces[0].guard_passed and faces[0].fallback == "guard" and faces[0].mode == "blur"
+
+
+@pytest.mark.parametrize("mode", ["blur", "mosaic", "solid"])
+def test_classic_modes_change_the_face(detector, mode):
+    photo, _ = _dark_face_photo()
+    result, faces = Deidentifier(replacewith=mode, detector=detector).process(photo)
+    x0, y0, x1, y1 = replace.expanded_box(faces[0].box, photo.shape)
+    assert np.abs(result[y0:y1, x0:x1].astype(int) - photo[y0:y1, x0:x1].astype(int)).mean() > 3
+
+
+def test_a_track_keeps_one_seed_and_survives_missed_frames():
+    from ppgan_tf.faces.detection import Face
+
+    def face(x):
+        return Face(box=(x, 50, 60, 60), landmarks=np.zeros((5, 2)), score=0.99)
+
+    tracker = tracking.FaceTracker(memory=2, seed=100)
+    first = tracker.update([face(10)])
+    assert len(first) == 1
+    seed = first[0].seed
+    for x in (14, 18, 22):
+        assert [t.seed for t in tracker.update([face(x)])] == [seed]
+    remembered = tracker.update([])  # the detector blinks: the face keeps its last box
+    assert len(remembered) == 1 and remembered[0].face.box[0] == 22 and remembered[0].missed == 1
+    tracker.update([])
+    assert tracker.update([]) == []  # forgotten after `memory` frames
+    assert tracker.update([face(300)])[0].seed != seed
+
+
+def _write_video(path, frames=12, fps=10.0):
+    photo, _ = face_photo(240, 320, top=40, left=60)
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (320, 240))
+    for i in range(frames):
+        writer.write(np.roll(photo, 3 * i, axis=1)[:, :, ::-1])  # the face drifts right
+    writer.release()
+
+
+def test_a_video_keeps_frame_count_size_and_fps_and_one_seed_per_track(detector, tmp_path):
+    source, target = str(tmp_path / "in.mp4"), str(tmp_path / "out" / "in.mp4")
+    _write_video(source)
+    args = cli.parse_args([source, "-o", str(tmp_path / "out"), "--frame-memory", "3"])
+    job = cli.Job(source, target, "video")
+    result = cli.process_video(job, _deidentifier(detector), args, seed=7, progress=False)
+    capture = cv2.VideoCapture(target)
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12 == result["frames"]
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(10.0)
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (320, 240)
+    assert result["track_seeds"] == {"0": 7} and result["faces"] >= 12
+
+
+def _jpeg_with_metadata(photo):
+    exif = PIL.Image.Exif()
+    exif[0x010F] = "TestCamera"  # Make
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}  # GPS latitude
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(photo).save(buffer, "JPEG", exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def _exif(path):
+    with PIL.Image.open(path) as image:
+        return image.getexif()
+
+
+def _run_cli(*argv):
+    return cli.main([str(a) for a in argv])
+
+
+def test_metadata_is_stripped_and_location_always_goes(tmp_path):
+    photo, _ = face_photo()
+    source = tmp_path / "in" / "photo.jpg"
+    source.parent.mkdir()
+    source.write_bytes(_jpeg_with_metadata(photo))
+    assert 0x8825 in _exif(source) and _exif(source)[0x010F] == "TestCamera"
+    assert _run_cli(source, "-o", tmp_path / "plain", "--replacewith=blur") == 0
+    assert len(_exif(tmp_path / "plain" / "photo.jpg")) == 0
+    assert _run_cli(source, "-o", tmp_path / "kept", "--replacewith=blur", "--keep-metadata") == 0
+    kept = _exif(tmp_path / "kept" / "photo.jpg")
+    assert kept[0x010F] == "TestCamera" and 0x8825 not in kept
+
+
+def test_bad_inputs_get_their_message_and_the_batch_finishes(tmp_path, capsys):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    photo, _ = face_photo()
+    cv2.imwrite(str(folder / "good.png"), photo[:, :, ::-1])
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 garbage")
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not a real video")
+    frames = [PIL.Image.fromarray(photo), PIL.Image.fromarray(255 - photo)]
+    frames[0].save(folder / "moving.gif", save_all=True, append_images=frames[1:])
+    status = _run_cli(folder, "-o", tmp_path / "out", "--replacewith=blur")
+    assert status == 1
+    err = capsys.readouterr().err
+    with open(tmp_path / "out" / "deidentify_report.json") as f:
+        report = json.load(f)
+    failed = report["failed"]
+    for name, words in [("corrupt.jpg", "not a decodable image"), ("empty.png", "empty file"),
+                        ("notes.txt", "unsupported file type"), ("broken.mp4", "cannot open as a video"),
+                        ("moving.gif", "animated image")]:
+        key = next(k for k in failed if k.endswith(name))
+        assert words in failed[key], (name, failed[key])
+        assert f"{key}: " in err
+    assert os.path.exists(tmp_path / "out" / "batch" / "good.png")
+    assert not any((tmp_path / "out" / "batch" / n).exists() for n in ("corrupt.jpg", "empty.png", "broken.mp4"))
+    assert report["summary"]["files_done"] == 1 and report["summary"]["faces"] == 1
+
+
+def test_existing_outputs_are_not_overwritten(tmp_path):
+    photo, _ = face_photo()
+    source = tmp_path / "photo.png"
+    cv2.imwrite(str(source), photo[:, :, ::-1])
+    target = tmp_path / "out" / "photo.png"
+    target.parent.mkdir()
+    target.write_bytes(b"precious")
+    assert _run_cli(source, "-o", tmp_path / "out", "--replacewith=solid") == 0
+    assert target.read_bytes() == b"precious"
+    assert _run_cli(source, "-o", tmp_path / "out", "--replacewith=solid", "--overwrite") == 0
+    assert target.read_bytes() != b"precious"
+
+
+def test_dry_run_writes_nothing(tmp_path, capsys):
+    photo, _ = face_photo()
+    source = tmp_path / "photo.png"
+    cv2.imwrite(str(source), photo[:, :, ::-1])
+    assert _run_cli(source, "-o", tmp_path / "out", "--dry-run") == 0
+    assert "photo.png ->" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+
+
+def test_aligned_crops_keep_their_size_and_name(tmp_path):
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    photo, (left, top, width, height) = face_photo()
+    cv2.imwrite(str(folder / "a.png"), photo[top:top + height, left:left + width, ::-1])
+    assert _run_cli(folder, "-o", tmp_path / "out", "--aligned", "--replacewith=mosaic") == 0
+    out = cv2.imread(str(tmp_path / "out" / "crops" / "a.png"))
+    assert out.shape == (height, width, 3)
+
+
+def test_keep_audio_copies_the_sound(detector, tmp_path):
+    import subprocess
+
+    import imageio_ffmpeg
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    silent, source = str(tmp_path / "silent.mp4"), str(tmp_path / "talk.mp4")
+    _write_video(silent, frames=10)
+    subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-i", silent, "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+                    "-c:v", "copy", "-c:a", "aac", "-shortest", source], check=True)
+    args = cli.parse_args([source, "-o", str(tmp_path / "out"), "--keep-audio"])
+    target = str(tmp_path / "out" / "talk.mp4")
+    cli.process_video(cli.Job(source, target, "video"), _deidentifier(detector), args, seed=1, progress=False)
+    probe = subprocess.run([ffmpeg, "-i", target], capture_output=True, text=True).stderr
+    assert "Audio:" in probe and "Video:" in probe
+
+
+def test_photos_from_a_real_tiny_model_and_its_exports(detector, tmp_path):
+    """The whole path with trained networks: work directory, SavedModel, TFLite and ONNX backends."""
+    from conftest import write_dataset
+    from export import exporter
+    from export.blessing import Thresholds
+    from ppgan_tf.deidentify.backends import load_backend
+    from test_train_cli import _command, _run
+
+    data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5)
+    workdir = str(tmp_path / "run")
+    _run(_command("trainers.train_ppgan", workdir, data, "--steps=2"))
+    keras_backend = load_backend(workdir)
+    assert keras_backend.name.startswith("keras:")
+    exporter.export_run(workdir, thresholds=Thresholds(0.0, -1.0), max_faces=4, tflite_variants=("float32",),
+                        log=lambda _: None)
+    photo, _ = face_photo()
+    for path in (workdir, os.path.join(workdir, "export", "tflite", "ppgan_float32.tflite"),
+                 os.path.join(workdir, "export", "onnx", "ppgan.onnx")):
+        backend = load_backend(path)
+        assert backend.image_size == 32 and backend.has_verificator
+        result, faces = Deidentifier(backend=backend, detector=detector, guard_tries=2).process(photo, seeds=[3])
+        assert len(faces) == 1 and faces[0].mode in ("ppgan", "blur") and faces[0].guard_tries >= 1
+        assert not np.array_equal(result, photo)
