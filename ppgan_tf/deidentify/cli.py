@@ -194,7 +194,8 @@ def main(argv=None):
         log(f"error: {error}")
         return 2
     started = time.time()
-    for job in tqdm.tqdm(todo, desc="files", unit="file", disable=len(todo) < 2):
+    bar = tqdm.tqdm(todo, desc="files", unit="file", disable=len(todo) < 2)
+    for job in bar:
         try:
             if job.kind == "image":
                 report["files"][str(job.source)] = process_image(job, deidentifier, args, args.seed)
@@ -205,6 +206,8 @@ def main(argv=None):
                 f"{type(error).__name__}: {error}"
             log(f"failed {job.source}: {problem}")
             report["failed"][str(job.source)] = problem
+        faces = sum(r["faces"] for r in report["files"].values())
+        bar.set_postfix(faces=faces, faces_s=f"{faces / max(time.time() - started, 1e-9):.1f}", refresh=False)
     report["summary"] = summarize(report, time.time() - started)
     report_path = args.report or os.path.join(args.output if not os.path.splitext(args.output)[1] else
                                               os.path.dirname(os.path.abspath(args.output)), "deidentify_report.json")
