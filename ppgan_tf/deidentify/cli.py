@@ -215,7 +215,8 @@ def main(argv=None):
     summary = report["summary"]
     log(f"{summary['files_done']} files done, {summary['files_failed']} failed, {summary['files_skipped']} skipped; "
         f"{summary['faces']} faces ({summary['guard_first_try']} passed the guard at once, {summary['fallbacks']} "
-        f"fell back); {summary['photos_per_second']:.2f} photos/s; report: {report_path}")
+        f"fell back); {len(summary['photos_without_faces'])} photos without a detected face, written unchanged; "
+        f"{summary['photos_per_second']:.2f} photos/s; report: {report_path}")
     return 1 if report["failed"] else 0
 
 
@@ -227,6 +228,8 @@ def summarize(report, seconds):
         "files_failed": len(report["failed"]),
         "files_skipped": len(report["skipped_existing"]),
         "faces": sum(r["faces"] for r in files),
+        # Written unchanged: check these if a face could have been missed.
+        "photos_without_faces": sorted(k for k, r in report["files"].items() if "face_reports" in r and not r["faces"]),
         "guard_first_try": sum(r["guard_first_try"] for r in files),
         "fallbacks": sum(r["fallbacks"] for r in files),
         "seconds": round(seconds, 2),
