@@ -159,3 +159,20 @@ def test_beam_direct_runner_writes_what_the_local_tool_writes(photos, local_run,
     # Training reads the TFRecords directly.
     faces = images.load_faces(manifest.load_records(os.path.join(beam_dir, "faces-*.tfrecord")), 32, 3)
     assert faces.images.shape == (len(beam_records), 32, 32, 3)
+
+
+def test_the_prepare_data_command(photos, tmp_path):
+    import subprocess
+    import sys
+
+    root, _ = photos
+    result = subprocess.run(
+        [sys.executable, "-m", "trainers.prepare_data", f"--input={root}", f"--output={tmp_path}", "--size=64",
+         "--max_side=640", "--workers=1"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    assert summary["faces"] >= 6 and summary["skipped"]["no face found"] == 1
+    with open(tmp_path / prepare.SUMMARY_FILENAME) as f:
+        assert json.load(f)["settings"]["size"] == 64

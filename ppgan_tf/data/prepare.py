@@ -46,6 +46,28 @@ class PrepareSettings:
         return FaceDetector(self.threshold, self.min_face_size, self.max_side)
 
 
+def define_settings_flags(flag_values):
+    """absl flags for every `PrepareSettings` field (the local tool and the Beam pipeline share them)."""
+    from absl import flags
+
+    flags.DEFINE_enum("policy", "largest", ["largest", "central", "all"], "Which faces of a photo to keep.",
+                      flag_values=flag_values)
+    flags.DEFINE_integer("size", 128, "Side of the aligned crops.", flag_values=flag_values)
+    flags.DEFINE_float("margin", 0.2, "Border around the 5-point template, as a fraction of its side.",
+                       flag_values=flag_values)
+    flags.DEFINE_float("threshold", 0.9, "Minimum detection confidence.", flag_values=flag_values)
+    flags.DEFINE_integer("min_face_size", 20, "Smallest face side in pixels.", flag_values=flag_values)
+    flags.DEFINE_integer("max_side", 1280, "Photos are downscaled to this longest side for detection.",
+                         flag_values=flag_values)
+
+
+def settings_from_flags(flag_values):
+    return PrepareSettings(
+        size=flag_values.size, margin=flag_values.margin, policy=flag_values.policy,
+        threshold=flag_values.threshold, min_face_size=flag_values.min_face_size, max_side=flag_values.max_side,
+    )
+
+
 @dataclasses.dataclass
 class PhotoResult:
     """The aligned faces of one photo, or the reason there are none."""

@@ -89,7 +89,7 @@ class SavedModelBackend(Backend):
 class _PortableBackend(Backend):
     """TFLite or ONNX: the generator file; the guard from the export's SavedModel, if any."""
 
-    def __init__(self, path, run_one):
+    def __init__(self, path, generator):
         contract_path = path.rsplit(".", 1)[0] + ".json"
         export_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
         guard = _latest_savedmodel(export_dir)
@@ -106,28 +106,14 @@ class _PortableBackend(Backend):
             raise FileNotFoundError(f"{path}: no input contract (.json beside it) and no SavedModel export near it")
         self._guard = SavedModelBackend(guard) if guard else None
         self.threshold = self._guard.threshold if self._guard else None
-        self._run_one = run_one
+        self._generator = generator
         self.name = path
 
     def generate(self, faces, noise):
-        return np.concatenate([self._run_one(faces[i:i + 1], noise[i:i + 1].astype(np.float32)) for i in range(len(faces))])
+        return self._generator(faces, noise)
 
     def embed(self, faces):
         return self._guard.embed(faces)
-
-
-def _tflite_runner(path):
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_path=path).get_signature_runner("deidentify")
-    return lambda images, noise: runner(images=images, noise=noise)["deidentified"]
-
-
-def _onnx_runner(path):
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    return lambda images, noise: session.run(["deidentified"], {"images": images, "noise": noise})[0]
 
 
 def _latest_savedmodel(export_dir):
@@ -141,9 +127,13 @@ def _latest_savedmodel(export_dir):
 def load_backend(path):
     """The backend for a work directory, SavedModel export, .tflite or .onnx file."""
     if path.endswith(".tflite"):
-        return _PortableBackend(path, _tflite_runner(path))
+        from export.tflite import TFLiteGenerator
+
+        return _PortableBackend(path, TFLiteGenerator(path))
     if path.endswith(".onnx"):
-        return _PortableBackend(path, _onnx_runner(path))
+        from export.onnx_model import OnnxGenerator
+
+        return _PortableBackend(path, OnnxGenerator(path))
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         return SavedModelBackend(path)
     if os.path.exists(os.path.join(path, "config.json")):
