@@ -7,6 +7,7 @@ import os
 import cv2
 import numpy as np
 import PIL.Image
+import PIL.ImageCms
 import pytest
 
 from conftest import face_photo
@@ -128,7 +129,8 @@ def _jpeg_with_metadata(photo):
     exif[0x010F] = "TestCamera"  # Make
     exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}  # GPS latitude
     buffer = io.BytesIO()
-    PIL.Image.fromarray(photo).save(buffer, "JPEG", exif=exif.tobytes())
+    icc = PIL.ImageCms.ImageCmsProfile(PIL.ImageCms.createProfile("sRGB")).tobytes()
+    PIL.Image.fromarray(photo).save(buffer, "JPEG", exif=exif.tobytes(), icc_profile=icc)
     return buffer.getvalue()
 
 
@@ -152,6 +154,8 @@ def test_metadata_is_stripped_and_location_always_goes(tmp_path):
     assert _run_cli(source, "-o", tmp_path / "kept", "--replacewith=blur", "--keep-metadata") == 0
     kept = _exif(tmp_path / "kept" / "photo.jpg")
     assert kept[0x010F] == "TestCamera" and 0x8825 not in kept
+    with PIL.Image.open(tmp_path / "kept" / "photo.jpg") as kept_image, PIL.Image.open(tmp_path / "plain" / "photo.jpg") as plain:
+        assert kept_image.info.get("icc_profile") and not plain.info.get("icc_profile")
 
 
 def test_bad_inputs_get_their_message_and_the_batch_finishes(tmp_path, capsys):

@@ -86,7 +86,7 @@ def plan_jobs(inputs, output, log):
 
 
 def process_image(job, deidentifier, args, seed):
-    photo, exif = media.read_photo(job.source)
+    photo, metadata = media.read_photo(job.source)
     if args.aligned:
         result, face = deidentifier.process_aligned(photo, seed)
         faces = [face]
@@ -94,7 +94,7 @@ def process_image(job, deidentifier, args, seed):
         seeds = None if seed is None else [seed + i for i in range(64)]
         detected = deidentifier.detector.detect(photo)
         result, faces = deidentifier.process(photo, detected, seeds[:len(detected)] if seeds else None)
-    data = media.encode_photo(result, os.path.splitext(job.target)[1], exif if args.keep_metadata else None)
+    data = media.encode_photo(result, os.path.splitext(job.target)[1], metadata if args.keep_metadata else None)
     media.write_atomically(job.target, data)
     return {**face_counts(faces), "face_reports": [dataclasses.asdict(f) for f in faces]}
 

@@ -32,17 +32,20 @@ def kind_of(path):
 
 
 def read_photo(path):
-    """(RGB uint8 photo, EXIF of the source or None). EXIF orientation is applied to the pixels."""
+    """(RGB uint8 photo, metadata dict of the source). EXIF orientation is applied to the pixels.
+
+    The metadata holds what `--keep-metadata` may carry over: the EXIF and the ICC colour profile.
+    """
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as error:
         raise MediaError(f"{path}: cannot read ({error.strerror})") from None
-    exif, frames = None, 1
+    metadata, frames = {}, 1
     try:
         with PIL.Image.open(io.BytesIO(data)) as header:
             frames = getattr(header, "n_frames", 1)
-            exif = header.getexif()
+            metadata = {"exif": header.getexif(), "icc_profile": header.info.get("icc_profile")}
     except (PIL.UnidentifiedImageError, OSError, ValueError):
         pass  # the decoder below names the problem
     if frames > 1:
@@ -51,13 +54,18 @@ def read_photo(path):
         photo = images.decode_image_bytes(data, 3, path)
     except images.ImageError as error:
         raise MediaError(str(error)) from None
-    return photo, exif
+    return photo, metadata
 
 
-def encode_photo(photo, extension, exif=None):
-    """Encoded bytes of an RGB photo; metadata only if `exif` is given (location always removed)."""
+def encode_photo(photo, extension, metadata=None):
+    """Encoded bytes of an RGB photo, without metadata unless `metadata` is given.
+
+    Given, its EXIF is kept except the location (GPS) and the orientation
+    (the pixels are already upright), and its ICC profile is kept. XMP is
+    never copied: it can carry the location too.
+    """
     extension = extension.lower()
-    if exif is None:
+    if metadata is None:
         jpeg = extension in (".jpg", ".jpeg")
         ok, data = cv2.imencode(".jpg" if jpeg else extension, cv2.cvtColor(photo, cv2.COLOR_RGB2BGR),
                                 [cv2.IMWRITE_JPEG_QUALITY, 95] if jpeg else [])
@@ -65,12 +73,14 @@ def encode_photo(photo, extension, exif=None):
             raise MediaError(f"cannot encode a {extension} image")
         return data.tobytes()
     kept = PIL.Image.Exif()
-    for tag, value in exif.items():
+    for tag, value in (metadata.get("exif") or {}).items():
         if tag not in (_GPS_IFD, _ORIENTATION):  # pixels are already upright; the location goes
             kept[tag] = value
     buffer = io.BytesIO()
     file_format = PIL.Image.registered_extensions().get(extension, "PNG")
     options = {"quality": 95} if file_format == "JPEG" else {}
+    if metadata.get("icc_profile"):
+        options["icc_profile"] = metadata["icc_profile"]
     PIL.Image.fromarray(photo).save(buffer, file_format, exif=kept.tobytes(), **options)
     return buffer.getvalue()
 
