@@ -33,3 +33,42 @@ def test_deidentification_rate():
 def test_ssim_of_identical_images_is_one():
     images = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 1)).astype(np.float32)
     np.testing.assert_allclose(metrics.ssim_per_image(images, images), 1.0, atol=1e-6)
+
+
+def test_identity_switches_on_planted_embeddings():
+    originals = np.eye(4)  # four faces, two people (a, a, b, b), unit vectors far apart
+    identities = ["a", "a", "b", "b"]
+    deidentified = np.array([
+        originals[2],          # face 0 (person a) now looks like face 2 (person b): a switch
+        [0.0, 0.0, 0.0, 0.0],  # matches nobody closely
+        originals[0],          # face 2 (person b) now looks like face 0 (person a): a switch
+        originals[3],          # face 3 still looks like itself: no switch (same person)
+    ])
+    assert metrics.identity_switches(originals, deidentified, identities, threshold=0.5) == 2
+
+
+def test_rank1_reidentification_on_planted_embeddings():
+    gallery = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    gallery_ids = ["a", "b", "c"]
+    probes = np.array([[1.0, 0.0], [9.0, 1.0], [9.0, 0.0], [0.0, 8.0]])
+    probe_ids = ["a", "b", "c", "c"]  # the third probe is nearest to b: a miss
+    assert metrics.rank1_reidentification(probes, probe_ids, gallery, gallery_ids) == 0.75
+
+
+def test_false_rejections_of_identical_pairs_are_zero():
+    embeddings = np.random.default_rng(0).normal(size=(5, 8))
+    assert metrics.false_rejection_rate(embeddings, embeddings, threshold=0.1) == 0.0
+
+
+class _CountingDetector:
+    """Finds a face when the image is at least 100 px wide (as padding makes it)."""
+
+    def detect(self, image):
+        assert image.ndim == 3 and image.shape[2] == 3
+        return [object()] if image.shape[1] >= 100 else []
+
+
+def test_detection_rate_with_and_without_padding():
+    faces = np.zeros((4, 64, 64, 1), np.uint8)
+    assert metrics.detection_rate(faces, _CountingDetector()) == 0.0
+    assert metrics.detection_rate(faces, _CountingDetector(), padding=50) == 1.0

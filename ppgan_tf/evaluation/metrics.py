@@ -57,3 +57,44 @@ def deidentification_rate(original_embeddings, deidentified_embeddings, threshol
 def ssim_per_image(images_a, images_b):
     """SSIM of each pair of images in [-1, 1], as numpy."""
     return losses.ssim(images_a, images_b).numpy()
+
+
+def _distances(embeddings_a, embeddings_b):
+    a, b = np.asarray(embeddings_a, np.float64), np.asarray(embeddings_b, np.float64)
+    return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1)
+
+
+def identity_switches(original_embeddings, deidentified_embeddings, identities, threshold):
+    """De-identified faces that match the original of another person (paper sec. 4.2).
+
+    Face i switches identity when its de-identified embedding is within
+    `threshold` of the original embedding of some face j of another person.
+    Returns the number of such faces.
+    """
+    identities = np.asarray(identities)
+    close = _distances(deidentified_embeddings, original_embeddings) < threshold
+    other_person = identities[:, None] != identities[None, :]
+    return int(np.sum(np.any(close & other_person, axis=1)))
+
+
+def rank1_reidentification(probe_embeddings, probe_identities, gallery_embeddings, gallery_identities):
+    """Share of probes whose nearest gallery face is their own person (closed-set rank-1)."""
+    nearest = np.argmin(_distances(probe_embeddings, gallery_embeddings), axis=1)
+    return float(np.mean(np.asarray(gallery_identities)[nearest] == np.asarray(probe_identities)))
+
+
+def false_rejection_rate(embeddings_a, embeddings_b, threshold):
+    """Share of same-person pairs the judge does not match (the paper's 'original test' row)."""
+    return deidentification_rate(embeddings_a, embeddings_b, threshold)
+
+
+def detection_rate(images_uint8, detector, padding=0):
+    """Share of face images in which the detector finds a face, optionally after zero padding (Tables 3-5)."""
+    found = 0
+    for image in images_uint8:
+        if image.shape[-1] == 1:
+            image = np.repeat(image, 3, axis=-1)
+        if padding:
+            image = np.pad(image, ((padding, padding), (padding, padding), (0, 0)))
+        found += bool(detector.detect(np.ascontiguousarray(image)))
+    return found / len(images_uint8) if len(images_uint8) else 0.0
