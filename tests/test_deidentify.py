@@ -11,7 +11,7 @@ import PIL.ImageCms
 import pytest
 
 from conftest import face_photo
-from ppgan_tf.deidentify import cli, media, replace, tracking
+from ppgan_tf.deidentify import cli, replace, tracking
 from ppgan_tf.deidentify.backends import Backend
 from ppgan_tf.deidentify.deidentifier import Deidentifier
 

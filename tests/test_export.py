@@ -15,7 +15,7 @@ import tensorflow as tf
 from export import blessing, exporter, onnx_model, savedmodel, tflite
 from ppgan_tf import models  # noqa: F401  (registers the classes generator.keras needs)
 from ppgan_tf.data import pipeline
-from test_train_cli import ROOT, TINY, _command, _run
+from test_train_cli import _command, _run
 from conftest import write_dataset
 
 LOW = blessing.Thresholds(min_deid_rate=0.0, min_ssim=-1.0)
