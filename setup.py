@@ -12,8 +12,8 @@ TENSORFLOW = "2.21.*"
 BEAM = ["apache-beam[tfrecord]>=2.60", "protobuf>=6.31.1,<7"]
 # tensorflow-serving-api (warm-up records, gRPC client) declares the standard
 # `tensorflow` wheel, so [export] brings it beside tensorflow-cpu (same version).
-# dlib's face recogniser as an independent judge: a prebuilt dlib and the weights package.
-EVAL = ["dlib-bin>=19.24", "face_recognition_models>=0.3"]
+# Evaluation: dlib's recogniser as an independent judge (a prebuilt dlib and its weights package), plots.
+EVAL = ["dlib-bin>=19.24", "face_recognition_models>=0.3", "matplotlib>=3.7"]
 EXPORT = [f"tensorflow-serving-api=={TENSORFLOW}", "tf2onnx>=1.16", "onnxruntime>=1.18", "ai-edge-litert>=1.2"]
 
 setup(

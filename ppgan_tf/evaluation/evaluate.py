@@ -1,0 +1,187 @@
+"""Evaluating a trained run as the paper's section 4 does, with judges the generator never trained against.
+
+For PP-GAN and every baseline, per judge: de-identification rate on the
+test (and train) faces, the 'original test' false-rejection rate, identity
+switches, rank-1 re-identification against a gallery with another photo of
+every test person, SSIM, and MTCNN detection rates with and without 50 px of
+zero padding. Writes report.json, report.md and the trade-off plot into
+WORKDIR/evaluation.
+"""
+
+import collections
+import json
+import os
+
+import numpy as np
+
+from ppgan_tf.config import RunConfig
+from ppgan_tf.data import pipeline
+from ppgan_tf.data.images import FaceSet
+from ppgan_tf.evaluation import baselines, judges, metrics
+from ppgan_tf.training import run
+
+EVALUATION_SUBDIR = "evaluation"
+PADDING = 50
+
+
+def _unit(images):
+    return images.astype(np.float32) / 127.5 - 1.0
+
+
+def gallery_split(identities):
+    """(probe indices, gallery indices) over people with 2+ photos: each one's first photo is the gallery."""
+    counts = collections.Counter(identities)
+    gallery, probes = {}, []
+    for index, identity in enumerate(identities):
+        if counts[identity] < 2:
+            continue
+        if identity in gallery:
+            probes.append(index)
+        else:
+            gallery[identity] = index
+    return probes, list(gallery.values())
+
+
+def judge_metrics(judge, originals, outputs, identities, threshold):
+    """The privacy metrics of one method for one judge."""
+    original = judge.embed(originals)
+    output = judge.embed(outputs)
+    probes, gallery = gallery_split(list(identities))
+    probe_ids = [identities[i] for i in probes]
+    gallery_ids = [identities[i] for i in gallery]
+    return {
+        "deid_rate": metrics.deidentification_rate(original, output, threshold),
+        "identity_switches": metrics.identity_switches(original, output, identities, threshold),
+        "rank1_reidentification": (
+            metrics.rank1_reidentification(output[probes], probe_ids, original[gallery], gallery_ids)
+            if probes else None
+        ),
+    }
+
+
+def original_false_rejections(judge, faces, threshold, num_pairs, seed=0):
+    """The 'original test' row: same-person pairs of real photos the judge fails to match."""
+    first, second, same = pipeline.evaluation_pairs(faces.identities, num_pairs, seed)
+    embeddings = judge.embed(faces.images)
+    positive = same == 1
+    return metrics.false_rejection_rate(embeddings[first[positive]], embeddings[second[positive]], threshold)
+
+
+def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_faces=None, log=print):
+    """Evaluates WORKDIR's generator against the baselines; returns the report it writes."""
+    from ppgan_tf.deidentify.backends import KerasBackend
+
+    config = RunConfig.load(workdir)
+    out = os.path.join(workdir, EVALUATION_SUBDIR)
+    train, test = run.prepare_data(config, workdir, log=lambda _: None)
+    if max_faces:
+        test = FaceSet(test.images[:max_faces], test.records[:max_faces], test.skipped)
+
+    # === Judges: never seen by the generator ===
+    judge_dir = os.path.join(out, "facenet_judge")
+    if os.path.exists(os.path.join(judge_dir, judges.FaceNetJudge.INFO_FILENAME)):
+        facenet = judges.FaceNetJudge.load(judge_dir)
+    else:
+        facenet = judges.FaceNetJudge.train(train, steps=facenet_steps, seed=config.seed, log=log)
+        facenet.calibrate(test, config.test_pairs, config.seed)
+        facenet.save(judge_dir)
+    judge_list = [(facenet, facenet.threshold)]
+    judge_info = {"facenet": {"threshold": facenet.threshold, "test_accuracy": facenet.info["test_accuracy"]}}
+    if use_dlib:
+        try:
+            dlib_judge = judges.DlibJudge()
+        except ImportError as error:
+            log(f"dlib judge skipped: {error}")
+        else:
+            first, second, same = pipeline.evaluation_pairs(test.identities, config.test_pairs, config.seed)
+            embeddings = dlib_judge.embed(test.images)
+            tenfold = metrics.ten_fold_threshold(np.linalg.norm(embeddings[first] - embeddings[second], axis=-1), same)
+            judge_list.append((dlib_judge, judges.DlibJudge.PUBLISHED_THRESHOLD))
+            judge_info["dlib"] = {"threshold": judges.DlibJudge.PUBLISHED_THRESHOLD,
+                                  "tenfold_threshold": tenfold.threshold, "test_accuracy": tenfold.accuracy}
+
+    # === Methods: PP-GAN and the baselines, on the same test faces ===
+    backend = KerasBackend(workdir)
+    noise = np.stack([np.random.default_rng(i).random(backend.noise_size, dtype=np.float32)
+                      for i in range(len(test.images))])
+    methods = {"ppgan": backend.generate(test.images, noise)}
+    methods.update({name: function(test.images) for name, function in baselines.baseline_suite().items()
+                    if not name.startswith("k_same") or int(name.rsplit("_", 1)[1]) <= len(test.images)})
+
+    rows = {}
+    for name, outputs in methods.items():
+        ssim = metrics.ssim_per_image(_unit(test.images), _unit(outputs))
+        row = {"ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
+        for judge, threshold in judge_list:
+            for key, value in judge_metrics(judge, test.images, outputs, test.identities, threshold).items():
+                row[f"{judge.name}_{key}"] = value
+        if detector is not None:
+            row["detection_rate"] = metrics.detection_rate(outputs, detector)
+            row["detection_rate_padded"] = metrics.detection_rate(outputs, detector, PADDING)
+        rows[name] = row
+        log(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)))
+
+    originals = {judge.name: original_false_rejections(judge, test, threshold, config.test_pairs, config.seed)
+                 for judge, threshold in judge_list}
+    report = {
+        "workdir": os.path.abspath(workdir),
+        "test_faces": len(test.images),
+        "test_people": len(set(test.identities)),
+        "judges": judge_info,
+        "original_test_false_rejection": originals,
+        "methods": rows,
+    }
+    if detector is not None:
+        report["original_detection_rate"] = metrics.detection_rate(test.images, detector)
+        report["original_detection_rate_padded"] = metrics.detection_rate(test.images, detector, PADDING)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "report.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write(markdown_report(report))
+    tradeoff_plot(report, os.path.join(out, "tradeoff.png"))
+    return report
+
+
+def markdown_report(report):
+    judge_names = list(report["judges"])
+    header = ["method", "SSIM"] + [f"{j} de-id" for j in judge_names] + [f"{j} IDS" for j in judge_names] + \
+        [f"{j} rank-1" for j in judge_names]
+    lines = ["# Evaluation", "",
+             f"{report['test_faces']} test faces of {report['test_people']} people unseen in training.", ""]
+    for name, info in report["judges"].items():
+        lines.append(f"- judge `{name}`: threshold {info['threshold']:.3f}, test accuracy {info['test_accuracy']:.3f}"
+                     f"; original test false rejections {report['original_test_false_rejection'][name]:.3f}")
+    lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for method, row in report["methods"].items():
+        cells = [method, f"{row['ssim']:.3f}"]
+        for key in ("deid_rate", "identity_switches", "rank1_reidentification"):
+            for judge in judge_names:
+                value = row[f"{judge}_{key}"]
+                cells.append("-" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value)))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def tradeoff_plot(report, path):
+    """De-identification rate against SSIM for every method and judge (paper Fig. 7)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(report["judges"]), figsize=(5.5 * len(report["judges"]), 4.5), squeeze=False)
+    for axis, judge in zip(axes[0], report["judges"]):
+        for method, row in report["methods"].items():
+            axis.scatter(row["ssim"], row[f"{judge}_deid_rate"], s=60 if method == "ppgan" else 25,
+                         marker="*" if method == "ppgan" else "o")
+            axis.annotate(method, (row["ssim"], row[f"{judge}_deid_rate"]), fontsize=7)
+        axis.set_xlabel("SSIM with the original (utility)")
+        axis.set_ylabel(f"de-identification rate, {judge} judge (privacy)")
+        axis.set_xlim(-0.05, 1.05)
+        axis.set_ylim(-0.05, 1.05)
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

@@ -1,0 +1,47 @@
+"""The evaluation report of a tiny trained run."""
+
+import json
+import os
+
+import numpy as np
+
+from conftest import write_dataset
+from ppgan_tf.evaluation import evaluate
+from test_train_cli import _command, _run
+
+
+class _EveryImageDetector:
+    def detect(self, image):
+        return [object()] if image.mean() > 0 else []
+
+
+def test_gallery_split_keeps_one_gallery_photo_per_person():
+    probes, gallery = evaluate.gallery_split(["a", "a", "b", "c", "c", "c"])
+    assert gallery == [0, 3] and probes == [1, 4, 5]
+
+
+def test_a_report_is_written_for_a_tiny_run(tmp_path):
+    data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5)
+    workdir = str(tmp_path / "run")
+    _run(_command("trainers.train_ppgan", workdir, data, "--steps=2"))
+    report = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=True, detector=_EveryImageDetector(),
+                                   log=lambda _: None)
+    out = os.path.join(workdir, evaluate.EVALUATION_SUBDIR)
+    for name in ("report.json", "report.md", "tradeoff.png", "facenet_judge/facenet_judge.keras"):
+        assert os.path.exists(os.path.join(out, name)), name
+    assert {"ppgan", "blur_sigma2", "pixelate_8", "black_mask", "k_same_2"} <= set(report["methods"])
+    assert set(report["judges"]) == {"facenet", "dlib"}
+    mask = report["methods"]["black_mask"]
+    assert mask["detection_rate"] == 0.0 and mask["detection_rate_padded"] == 0.0
+    assert report["original_detection_rate"] == 1.0
+    for row in report["methods"].values():
+        assert 0.0 <= row["facenet_deid_rate"] <= 1.0 and -1.0 <= row["ssim"] <= 1.0
+        assert 0 <= row["dlib_identity_switches"] <= report["test_faces"]
+    with open(os.path.join(out, "report.json")) as f:
+        assert json.load(f)["test_faces"] == report["test_faces"]
+    with open(os.path.join(out, "report.md")) as f:
+        assert "| ppgan |" in f.read()
+    # A second evaluation reuses the trained judge.
+    again = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=False, log=lambda _: None)
+    assert again["judges"]["facenet"]["threshold"] == report["judges"]["facenet"]["threshold"]
+    assert np.isclose(again["methods"]["ppgan"]["ssim"], report["methods"]["ppgan"]["ssim"])

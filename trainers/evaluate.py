@@ -1,0 +1,32 @@
+r"""Evaluates a trained run against independent judges and the classic baselines.
+
+    python -m trainers.evaluate --workdir=ppgan_runs/default
+
+Writes WORKDIR/evaluation/{report.json,report.md,tradeoff.png}; the FaceNet
+judge is trained once on the run's training split and kept there.
+"""
+
+from absl import app, flags
+
+from ppgan_tf.evaluation import evaluate
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", "ppgan_runs/default", "Work directory of a trained run.")
+flags.DEFINE_integer("facenet_steps", 1000, "Training steps of the FaceNet-style judge.")
+flags.DEFINE_bool("dlib", True, "Also judge with dlib's recogniser (extra [eval]).")
+flags.DEFINE_bool("detection", True, "Measure MTCNN detection rates (with and without 50 px padding).")
+
+
+def main(argv):
+    del argv
+    detector = None
+    if FLAGS.detection:
+        from ppgan_tf.faces.detection import FaceDetector
+
+        detector = FaceDetector()
+    report = evaluate.evaluate_run(FLAGS.workdir, FLAGS.facenet_steps, FLAGS.dlib, detector)
+    print(evaluate.markdown_report(report))
+
+
+if __name__ == "__main__":
+    app.run(main)
