@@ -15,17 +15,26 @@ class _EveryImageDetector:
         return [object()] if image.mean() > 0 else []
 
 
+def test_age_groups():
+    from ppgan_tf.data.manifest import FaceRecord
+
+    ages = {"3": "0-19", "20": "20-39", "59": "40-59", "60": "60+", "": ""}
+    for age, group in ages.items():
+        assert evaluate.group_of(FaceRecord("k", "", "p", (("age", age),)), "age") == group
+
+
 def test_gallery_split_keeps_one_gallery_photo_per_person():
     probes, gallery = evaluate.gallery_split(["a", "a", "b", "c", "c", "c"])
     assert gallery == [0, 3] and probes == [1, 4, 5]
 
 
 def test_a_report_is_written_for_a_tiny_run(tmp_path):
-    data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5)
+    data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5,
+                         extra_columns={"gender": lambda p: "fm"[p % 2], "age": lambda p: str(15 + 10 * p)})
     workdir = str(tmp_path / "run")
     _run(_command("trainers.train_ppgan", workdir, data, "--steps=2"))
     report = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=True, detector=_EveryImageDetector(),
-                                   log=lambda _: None)
+                                   group_by=("gender", "age"), log=lambda _: None)
     out = os.path.join(workdir, evaluate.EVALUATION_SUBDIR)
     for name in ("report.json", "report.md", "tradeoff.png", "facenet_judge/facenet_judge.keras"):
         assert os.path.exists(os.path.join(out, name)), name
@@ -39,8 +48,13 @@ def test_a_report_is_written_for_a_tiny_run(tmp_path):
         assert 0 <= row["dlib_identity_switches"] <= report["test_faces"]
     with open(os.path.join(out, "report.json")) as f:
         assert json.load(f)["test_faces"] == report["test_faces"]
+    for attribute in ("gender", "age"):
+        groups = report["groups"][attribute]
+        assert sum(methods["ppgan"]["faces"] for methods in groups.values()) == report["test_faces"]
+    assert set(report["groups"]["age"]) <= {"0-19", "20-39", "40-59", "60+"}
     with open(os.path.join(out, "report.md")) as f:
-        assert "| ppgan |" in f.read()
+        text = f.read()
+    assert "| ppgan |" in text and "## By gender" in text
     # A second evaluation reuses the trained judge.
     again = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=False, log=lambda _: None)
     assert again["judges"]["facenet"]["threshold"] == report["judges"]["facenet"]["threshold"]

@@ -15,6 +15,7 @@ flags.DEFINE_string("workdir", "ppgan_runs/default", "Work directory of a traine
 flags.DEFINE_integer("facenet_steps", 1000, "Training steps of the FaceNet-style judge.")
 flags.DEFINE_bool("dlib", True, "Also judge with dlib's recogniser (extra [eval]).")
 flags.DEFINE_bool("detection", True, "Measure MTCNN detection rates (with and without 50 px padding).")
+flags.DEFINE_list("group_by", [], "Manifest attributes to report per group (e.g. gender; age is binned).")
 
 
 def main(argv):
@@ -24,7 +25,7 @@ def main(argv):
         from ppgan_tf.faces.detection import FaceDetector
 
         detector = FaceDetector()
-    report = evaluate.evaluate_run(FLAGS.workdir, FLAGS.facenet_steps, FLAGS.dlib, detector)
+    report = evaluate.evaluate_run(FLAGS.workdir, FLAGS.facenet_steps, FLAGS.dlib, detector, group_by=FLAGS.group_by)
     print(evaluate.markdown_report(report))
 
 

@@ -42,21 +42,47 @@ def gallery_split(identities):
     return probes, list(gallery.values())
 
 
-def judge_metrics(judge, originals, outputs, identities, threshold):
-    """The privacy metrics of one method for one judge."""
-    original = judge.embed(originals)
-    output = judge.embed(outputs)
-    probes, gallery = gallery_split(list(identities))
-    probe_ids = [identities[i] for i in probes]
-    gallery_ids = [identities[i] for i in gallery]
+def privacy_metrics(original, output, identities, threshold):
+    """A judge's privacy metrics of one method, from embeddings of the originals and the outputs."""
+    identities = list(identities)
+    probes, gallery = gallery_split(identities)
     return {
         "deid_rate": metrics.deidentification_rate(original, output, threshold),
         "identity_switches": metrics.identity_switches(original, output, identities, threshold),
         "rank1_reidentification": (
-            metrics.rank1_reidentification(output[probes], probe_ids, original[gallery], gallery_ids)
+            metrics.rank1_reidentification(
+                output[probes], [identities[i] for i in probes], original[gallery], [identities[i] for i in gallery]
+            )
             if probes else None
         ),
     }
+
+
+def method_row(originals, outputs, identities, judged, detector=None):
+    """Every metric of one method on a set of faces.
+
+    Args:
+        judged: (judge name, original embeddings, output embeddings, threshold) per judge.
+    """
+    ssim = metrics.ssim_per_image(_unit(originals), _unit(outputs))
+    row = {"faces": len(originals), "ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
+    for name, original, output, threshold in judged:
+        for key, value in privacy_metrics(original, output, identities, threshold).items():
+            row[f"{name}_{key}"] = value
+    if detector is not None:
+        row["detection_rate"] = metrics.detection_rate(outputs, detector)
+        row["detection_rate_padded"] = metrics.detection_rate(outputs, detector, PADDING)
+    return row
+
+
+def group_of(record, attribute):
+    """A face's group for an attribute; ages are binned as the paper's age groups."""
+    value = record.attribute(attribute)
+    if attribute == "age" and value.strip().isdigit():
+        age = int(value)
+        return next(label for limit, label in ((20, "0-19"), (40, "20-39"), (60, "40-59"), (10**6, "60+"))
+                    if age < limit)
+    return value
 
 
 def original_false_rejections(judge, faces, threshold, num_pairs, seed=0):
@@ -67,8 +93,13 @@ def original_false_rejections(judge, faces, threshold, num_pairs, seed=0):
     return metrics.false_rejection_rate(embeddings[first[positive]], embeddings[second[positive]], threshold)
 
 
-def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_faces=None, log=print):
-    """Evaluates WORKDIR's generator against the baselines; returns the report it writes."""
+def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_faces=None, group_by=(),
+                 log=print):
+    """Evaluates WORKDIR's generator against the baselines; returns the report it writes.
+
+    `group_by` names manifest attributes (e.g. gender, race, age) whose groups
+    get every metric of their own, as the paper reports per group.
+    """
     from ppgan_tf.deidentify.backends import KerasBackend
 
     config = RunConfig.load(workdir)
@@ -108,18 +139,23 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
     methods.update({name: function(test.images) for name, function in baselines.baseline_suite().items()
                     if not name.startswith("k_same") or int(name.rsplit("_", 1)[1]) <= len(test.images)})
 
-    rows = {}
+    original_embeddings = {judge.name: judge.embed(test.images) for judge, _ in judge_list}
+    rows, groups = {}, {attribute: {} for attribute in group_by}
     for name, outputs in methods.items():
-        ssim = metrics.ssim_per_image(_unit(test.images), _unit(outputs))
-        row = {"ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
-        for judge, threshold in judge_list:
-            for key, value in judge_metrics(judge, test.images, outputs, test.identities, threshold).items():
-                row[f"{judge.name}_{key}"] = value
-        if detector is not None:
-            row["detection_rate"] = metrics.detection_rate(outputs, detector)
-            row["detection_rate_padded"] = metrics.detection_rate(outputs, detector, PADDING)
-        rows[name] = row
-        log(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)))
+        judged = [(judge.name, original_embeddings[judge.name], judge.embed(outputs), threshold)
+                  for judge, threshold in judge_list]
+        rows[name] = method_row(test.images, outputs, test.identities, judged, detector)
+        log(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[name].items() if isinstance(v, float)))
+        for attribute in group_by:
+            members = collections.defaultdict(list)
+            for index, record in enumerate(test.records):
+                members[group_of(record, attribute)].append(index)
+            for value, indices in sorted(members.items()):
+                if value and len(indices) >= 2:
+                    subset = [(n, o[indices], x[indices], t) for n, o, x, t in judged]
+                    groups[attribute].setdefault(value, {})[name] = method_row(
+                        test.images[indices], outputs[indices], [test.identities[i] for i in indices], subset
+                    )
 
     originals = {judge.name: original_false_rejections(judge, test, threshold, config.test_pairs, config.seed)
                  for judge, threshold in judge_list}
@@ -130,6 +166,7 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
         "judges": judge_info,
         "original_test_false_rejection": originals,
         "methods": rows,
+        "groups": groups,
     }
     if detector is not None:
         report["original_detection_rate"] = metrics.detection_rate(test.images, detector)
@@ -160,6 +197,14 @@ def markdown_report(report):
                 value = row[f"{judge}_{key}"]
                 cells.append("-" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value)))
         lines.append("| " + " | ".join(cells) + " |")
+    for attribute, values in report.get("groups", {}).items():
+        lines += ["", f"## By {attribute}", "",
+                  "| group | method | faces | SSIM | " + " | ".join(f"{j} de-id" for j in judge_names) + " |",
+                  "|" + "---|" * (4 + len(judge_names))]
+        for value, methods in values.items():
+            for method, row in methods.items():
+                lines.append(f"| {value} | {method} | {row['faces']} | {row['ssim']:.3f} | "
+                             + " | ".join(f"{row[f'{j}_deid_rate']:.3f}" for j in judge_names) + " |")
     return "\n".join(lines) + "\n"
 
 
