@@ -34,7 +34,8 @@ def test_a_report_is_written_for_a_tiny_run(tmp_path):
     workdir = str(tmp_path / "run")
     _run(_command("trainers.train_ppgan", workdir, data, "--steps=2"))
     report = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=True, detector=_EveryImageDetector(),
-                                   group_by=("gender", "age"), log=lambda _: None)
+                                   group_by=("gender", "age"), attributes=("gender",), attribute_steps=3,
+                                   log=lambda _: None)
     out = os.path.join(workdir, evaluate.EVALUATION_SUBDIR)
     for name in ("report.json", "report.md", "tradeoff.png", "facenet_judge/facenet_judge.keras"):
         assert os.path.exists(os.path.join(out, name)), name
@@ -52,9 +53,12 @@ def test_a_report_is_written_for_a_tiny_run(tmp_path):
         groups = report["groups"][attribute]
         assert sum(methods["ppgan"]["faces"] for methods in groups.values()) == report["test_faces"]
     assert set(report["groups"]["age"]) <= {"0-19", "20-39", "40-59", "60+"}
+    gender = report["attributes"]["gender"]
+    assert gender["classes"] == ["f", "m"] and set(gender["methods"]) == set(report["methods"])
+    assert all(0.0 <= accuracy <= 1.0 for accuracy in [gender["original"], *gender["methods"].values()])
     with open(os.path.join(out, "report.md")) as f:
         text = f.read()
-    assert "| ppgan |" in text and "## By gender" in text
+    assert "| ppgan |" in text and "## By gender" in text and "## Attribute preservation: gender" in text
     # A second evaluation reuses the trained judge.
     again = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=False, log=lambda _: None)
     assert again["judges"]["facenet"]["threshold"] == report["judges"]["facenet"]["threshold"]

@@ -16,6 +16,8 @@ flags.DEFINE_integer("facenet_steps", 1000, "Training steps of the FaceNet-style
 flags.DEFINE_bool("dlib", True, "Also judge with dlib's recogniser (extra [eval]).")
 flags.DEFINE_bool("detection", True, "Measure MTCNN detection rates (with and without 50 px padding).")
 flags.DEFINE_list("group_by", [], "Manifest attributes to report per group (e.g. gender; age is binned).")
+flags.DEFINE_list("attributes", [], "Attributes whose preservation to measure with classifiers (e.g. gender).")
+flags.DEFINE_integer("attribute_steps", 500, "Training steps of each attribute classifier.")
 
 
 def main(argv):
@@ -25,7 +27,10 @@ def main(argv):
         from ppgan_tf.faces.detection import FaceDetector
 
         detector = FaceDetector()
-    report = evaluate.evaluate_run(FLAGS.workdir, FLAGS.facenet_steps, FLAGS.dlib, detector, group_by=FLAGS.group_by)
+    report = evaluate.evaluate_run(
+        FLAGS.workdir, FLAGS.facenet_steps, FLAGS.dlib, detector, group_by=FLAGS.group_by,
+        attributes=FLAGS.attributes, attribute_steps=FLAGS.attribute_steps,
+    )
     print(evaluate.markdown_report(report))
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from ppgan_tf.config import RunConfig
 from ppgan_tf.data import pipeline
 from ppgan_tf.data.images import FaceSet
+from ppgan_tf.evaluation import attributes as attribute_models
 from ppgan_tf.evaluation import baselines, judges, metrics
 from ppgan_tf.training import run
 
@@ -94,11 +95,13 @@ def original_false_rejections(judge, faces, threshold, num_pairs, seed=0):
 
 
 def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_faces=None, group_by=(),
-                 log=print):
+                 attributes=(), attribute_steps=500, log=print):
     """Evaluates WORKDIR's generator against the baselines; returns the report it writes.
 
     `group_by` names manifest attributes (e.g. gender, race, age) whose groups
-    get every metric of their own, as the paper reports per group.
+    get every metric of their own, as the paper reports per group;
+    `attributes` names those for which a classifier trained on the original
+    training faces is scored on each method's outputs (attribute preservation).
     """
     from ppgan_tf.deidentify.backends import KerasBackend
 
@@ -157,6 +160,24 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
                         test.images[indices], outputs[indices], [test.identities[i] for i in indices], subset
                     )
 
+    attribute_results = {}
+    for attribute in attributes:
+        train_labels = [group_of(r, attribute) for r in train.records]
+        test_labels = [group_of(r, attribute) for r in test.records]
+        known_train, known_test = attribute_models.labelled(train_labels), attribute_models.labelled(test_labels)
+        classifier = attribute_models.AttributeClassifier.train(
+            train.images[known_train], [train_labels[i] for i in known_train], steps=attribute_steps, seed=config.seed
+        )
+        labels = [test_labels[i] for i in known_test]
+        attribute_results[attribute] = {
+            "classes": classifier.classes,
+            "test_faces": len(known_test),
+            "original": classifier.accuracy(test.images[known_test], labels),
+            "methods": {name: classifier.accuracy(outputs[known_test], labels) for name, outputs in methods.items()},
+        }
+        log(f"{attribute}: accuracy {attribute_results[attribute]['original']:.3f} on originals, "
+            f"{attribute_results[attribute]['methods']['ppgan']:.3f} on PP-GAN faces")
+
     originals = {judge.name: original_false_rejections(judge, test, threshold, config.test_pairs, config.seed)
                  for judge, threshold in judge_list}
     report = {
@@ -167,6 +188,7 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
         "original_test_false_rejection": originals,
         "methods": rows,
         "groups": groups,
+        "attributes": attribute_results,
     }
     if detector is not None:
         report["original_detection_rate"] = metrics.detection_rate(test.images, detector)
@@ -197,6 +219,12 @@ def markdown_report(report):
                 value = row[f"{judge}_{key}"]
                 cells.append("-" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value)))
         lines.append("| " + " | ".join(cells) + " |")
+    for attribute, result in report.get("attributes", {}).items():
+        lines += ["", f"## Attribute preservation: {attribute}", "",
+                  f"Classifier trained on original training faces ({', '.join(result['classes'])}); accuracy on "
+                  f"{result['test_faces']} test faces: originals {result['original']:.3f}.", "",
+                  "| method | accuracy |", "|---|---|"]
+        lines += [f"| {method} | {accuracy:.3f} |" for method, accuracy in result["methods"].items()]
     for attribute, values in report.get("groups", {}).items():
         lines += ["", f"## By {attribute}", "",
                   "| group | method | faces | SSIM | " + " | ".join(f"{j} de-id" for j in judge_names) + " |",
