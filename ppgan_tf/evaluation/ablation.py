@@ -1,0 +1,71 @@
+"""The paper's ablation: the four objectives trained on one split with one verificator, judged alike.
+
+WORKDIR/verificator is shared; WORKDIR/<setting>/ holds each run; every run
+is evaluated by the same FaceNet-style judge (trained once) and dlib. Writes
+WORKDIR/ablation.json, ablation.md, tradeoff.png (paper Fig. 7: de-identification
+rate against SSIM, the settings among the baselines), comparison.png (Fig. 8:
+originals over each setting's faces) and deidentified.png (Fig. 6).
+"""
+
+import json
+import os
+import shutil
+
+import numpy as np
+
+from ppgan_tf.evaluation import evaluate
+from ppgan_tf.losses import SETTINGS
+from ppgan_tf.training import run, summaries
+
+GRID_FACES = 8
+
+
+def run_ablation(config, workdir, facenet_steps=1000, use_dlib=True, detector=None, log=print):
+    """Trains (or resumes) and evaluates the four settings; returns the combined report."""
+    from ppgan_tf.deidentify.backends import KerasBackend
+
+    verificator_dir = os.path.join(workdir, run.VERIFICATOR_SUBDIR)
+    if not os.path.exists(os.path.join(verificator_dir, "verificator.json")):
+        run.pretrain_verificator(config, workdir, log)
+    _, test = run.prepare_data(config, workdir, log=lambda _: None)
+    faces = test.images[run.sample_indices(test.identities, GRID_FACES)]
+    reports, outputs = {}, {}
+    shared_judge = None
+    for setting in SETTINGS:
+        subdir = os.path.join(workdir, setting)
+        log(f"=== {setting} ===")
+        run.train_ppgan(config.replace(setting=setting, verificator_dir=os.path.abspath(verificator_dir)), subdir, log)
+        judge_dir = os.path.join(subdir, evaluate.EVALUATION_SUBDIR, "facenet_judge")
+        if shared_judge and not os.path.exists(judge_dir):
+            shutil.copytree(shared_judge, judge_dir)  # one judge for all four: comparable numbers
+        reports[setting] = evaluate.evaluate_run(subdir, facenet_steps, use_dlib, detector, log=log)
+        shared_judge = judge_dir
+        backend = KerasBackend(subdir)
+        noise = np.stack([np.random.default_rng(i).random(backend.noise_size, dtype=np.float32)
+                          for i in range(len(faces))])
+        outputs[setting] = backend.generate(faces, noise)
+
+    first = reports[next(iter(SETTINGS))]
+    methods = {setting: reports[setting]["methods"]["ppgan"] for setting in SETTINGS}
+    methods.update({name: row for name, row in first["methods"].items() if name != "ppgan"})
+    combined = {"judges": first["judges"], "test_faces": first["test_faces"], "test_people": first["test_people"],
+                "original_test_false_rejection": first["original_test_false_rejection"], "methods": methods}
+    with open(os.path.join(workdir, "ablation.json"), "w") as f:
+        json.dump(combined, f, indent=2)
+    with open(os.path.join(workdir, "ablation.md"), "w") as f:
+        f.write(evaluate.markdown_report(combined).replace("# Evaluation", "# Ablation: the four settings", 1))
+    evaluate.tradeoff_plot(combined, os.path.join(workdir, "tradeoff.png"))
+    summaries.write_png(os.path.join(workdir, "comparison.png"), _stacked_grid(faces, list(outputs.values())))
+    summaries.write_png(os.path.join(workdir, "deidentified.png"), summaries.comparison_grid(faces, outputs["ppgan"]))
+    return combined
+
+
+def _stacked_grid(originals, rows, gutter=2):
+    """Originals in the top row, one row per setting below (same faces, same noise)."""
+    count, height, width, channels = originals.shape
+    grid = np.full(((len(rows) + 1) * (height + gutter), count * (width + gutter), channels), 255, np.uint8)
+    for r, images in enumerate([originals, *rows]):
+        for c, image in enumerate(images):
+            y, x = r * (height + gutter), c * (width + gutter)
+            grid[y:y + height, x:x + width] = image
+    return grid

@@ -1,0 +1,33 @@
+"""The four-setting ablation on a tiny run."""
+
+import json
+import os
+
+import cv2
+
+from conftest import tiny_config, write_dataset
+from ppgan_tf.evaluation import ablation
+from ppgan_tf.losses import SETTINGS
+
+
+def test_the_ablation_trains_and_judges_the_four_settings_alike(tmp_path):
+    data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5)
+    workdir = str(tmp_path / "ablation")
+    config = tiny_config(data=data, steps=2)
+    report = ablation.run_ablation(config, workdir, facenet_steps=2, use_dlib=False, log=lambda _: None)
+    assert set(SETTINGS) <= set(report["methods"]) and "k_same_2" in report["methods"]
+    for setting in SETTINGS:
+        with open(os.path.join(workdir, setting, "config.json")) as f:
+            saved = json.load(f)
+        assert saved["setting"] == setting
+        assert saved["verificator_dir"] == os.path.abspath(os.path.join(workdir, "verificator"))
+    # One judge for all: the same threshold in every setting's report.
+    thresholds = set()
+    for setting in SETTINGS:
+        with open(os.path.join(workdir, setting, "evaluation", "report.json")) as f:
+            thresholds.add(json.load(f)["judges"]["facenet"]["threshold"])
+    assert len(thresholds) == 1
+    for name in ("ablation.json", "ablation.md", "tradeoff.png", "deidentified.png"):
+        assert os.path.exists(os.path.join(workdir, name)), name
+    comparison = cv2.imread(os.path.join(workdir, "comparison.png"))
+    assert comparison.shape[0] == 5 * (32 + 2)  # originals + one row per setting

@@ -1,0 +1,36 @@
+r"""Trains and evaluates the paper's four settings (cgan, cgan_sim, cgan_verif, ppgan) on one split.
+
+    python -m trainers.ablation --workdir=runs/ablation --data=DATA [any RunConfig flag]
+
+One verificator (WORKDIR/verificator) and one FaceNet-style judge serve all
+four runs (WORKDIR/<setting>/); writes ablation.json/.md, tradeoff.png,
+comparison.png and deidentified.png into WORKDIR. Rerun to resume.
+"""
+
+from absl import app, flags
+
+from ppgan_tf import config as run_config
+from ppgan_tf.evaluation import ablation
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", "ppgan_runs/ablation", "Work directory of the ablation.")
+flags.DEFINE_integer("facenet_steps", 1000, "Training steps of the FaceNet-style judge.")
+flags.DEFINE_bool("dlib", True, "Also judge with dlib's recogniser (extra [eval]).")
+flags.DEFINE_bool("detection", True, "Measure MTCNN detection rates.")
+run_config.define_flags(FLAGS)
+
+
+def main(argv):
+    del argv
+    config = run_config.config_from_flags(FLAGS, FLAGS.workdir)
+    detector = None
+    if FLAGS.detection:
+        from ppgan_tf.faces.detection import FaceDetector
+
+        detector = FaceDetector()
+    report = ablation.run_ablation(config, FLAGS.workdir, FLAGS.facenet_steps, FLAGS.dlib, detector)
+    print(ablation.evaluate.markdown_report(report))
+
+
+if __name__ == "__main__":
+    app.run(main)
