@@ -40,7 +40,8 @@ def test_a_report_is_written_for_a_tiny_run(tmp_path):
     for name in ("report.json", "report.md", "tradeoff.png", "facenet_judge/facenet_judge.keras"):
         assert os.path.exists(os.path.join(out, name)), name
     assert {"ppgan", "blur_sigma2", "pixelate_8", "black_mask", "k_same_2"} <= set(report["methods"])
-    assert set(report["judges"]) == {"facenet", "dlib"}
+    assert set(report["judges"]) == {"facenet", "dlib", "dlib_10fold"}
+    assert report["judges"]["dlib"]["threshold"] == 0.6
     mask = report["methods"]["black_mask"]
     assert mask["detection_rate"] == 0.0 and mask["detection_rate_padded"] == 0.0
     assert report["original_detection_rate"] == 1.0
