@@ -176,3 +176,11 @@ def test_the_prepare_data_command(photos, tmp_path):
     assert summary["faces"] >= 6 and summary["skipped"]["no face found"] == 1
     with open(tmp_path / prepare.SUMMARY_FILENAME) as f:
         assert json.load(f)["settings"]["size"] == 64
+
+
+@pytest.mark.parametrize("key", ["/abs/path/a.jpg", "../../etc/p.png", "a/../../b.jpg", "./c.JPG", "plain.png"])
+def test_crop_paths_never_leave_the_output_folder(key, tmp_path):
+    path = prepare.crop_path(key, 3)
+    assert path.startswith("crops" + os.sep) and path.endswith("_3.png")
+    resolved = os.path.realpath(os.path.join(tmp_path, path))
+    assert resolved.startswith(os.path.realpath(os.path.join(tmp_path, "crops")) + os.sep)
