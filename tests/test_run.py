@@ -7,3 +7,16 @@ def test_sample_faces_cover_many_people():
     assert len(chosen) == 8 and len(set(chosen)) == 8
     assert [identities[i] for i in chosen[:3]] == ["a", "b", "c"]
     assert len(run.sample_indices(["a", "b"], 8)) == 2
+
+
+def test_comparison_grid_stacks_each_set_under_the_originals():
+    import numpy as np
+
+    from ppgan_tf.training import summaries
+
+    originals = np.full((3, 4, 4, 1), 10, np.uint8)
+    first, second = originals + 1, originals + 2
+    grid = summaries.comparison_grid(originals, first, second, columns=2)
+    assert grid.shape == (2 * 3 * 6, 2 * 6, 1)  # 2 row groups of 3 rows, 2 columns, 2 px gutters
+    assert grid[0, 0, 0] == 10 and grid[6, 0, 0] == 11 and grid[12, 0, 0] == 12
+    assert grid[18, 0, 0] == 10  # the third face starts the second row group

@@ -55,17 +55,7 @@ def run_ablation(config, workdir, facenet_steps=1000, use_dlib=True, detector=No
     with open(os.path.join(workdir, "ablation.md"), "w") as f:
         f.write(evaluate.markdown_report(combined).replace("# Evaluation", "# Ablation: the four settings", 1))
     evaluate.tradeoff_plot(combined, os.path.join(workdir, "tradeoff.png"))
-    summaries.write_png(os.path.join(workdir, "comparison.png"), _stacked_grid(faces, list(outputs.values())))
+    summaries.write_png(os.path.join(workdir, "comparison.png"),
+                        summaries.comparison_grid(faces, *outputs.values(), columns=GRID_FACES))
     summaries.write_png(os.path.join(workdir, "deidentified.png"), summaries.comparison_grid(faces, outputs["ppgan"]))
     return combined
-
-
-def _stacked_grid(originals, rows, gutter=2):
-    """Originals in the top row, one row per setting below (same faces, same noise)."""
-    count, height, width, channels = originals.shape
-    grid = np.full(((len(rows) + 1) * (height + gutter), count * (width + gutter), channels), 255, np.uint8)
-    for r, images in enumerate([originals, *rows]):
-        for c, image in enumerate(images):
-            y, x = r * (height + gutter), c * (width + gutter)
-            grid[y:y + height, x:x + width] = image
-    return grid

@@ -6,28 +6,31 @@ import cv2
 import numpy as np
 
 
-def comparison_grid(originals, deidentified, columns=8):
-    """Originals above their de-identified faces, `columns` faces a row pair.
+def comparison_grid(originals, *processed, columns=8):
+    """Originals above their processed versions (one row each), `columns` faces a row group.
 
     Args:
-        originals, deidentified: uint8 `[N, H, W, C]`.
+        originals: uint8 `[N, H, W, C]`.
+        *processed: uint8 `[N, H, W, C]` arrays, e.g. de-identified faces of
+            one or several models.
 
     Returns:
-        uint8 `[rows * H, columns * W, C]` with a 2-pixel white gutter.
+        uint8 grid with a 2-pixel white gutter.
     """
+    sets = (originals, *processed)
     count, height, width, channels = originals.shape
     columns = min(columns, count)
-    row_pairs = -(-count // columns)
+    row_groups = -(-count // columns)
     gutter = 2
     grid = np.full(
-        (row_pairs * 2 * (height + gutter), columns * (width + gutter), channels), 255, np.uint8
+        (row_groups * len(sets) * (height + gutter), columns * (width + gutter), channels), 255, np.uint8
     )
     for i in range(count):
         r, c = divmod(i, columns)
         x = c * (width + gutter)
-        for j, image in enumerate((originals[i], deidentified[i])):
-            y = (2 * r + j) * (height + gutter)
-            grid[y:y + height, x:x + width] = image
+        for j, images in enumerate(sets):
+            y = (len(sets) * r + j) * (height + gutter)
+            grid[y:y + height, x:x + width] = images[i]
     return grid
 
 
