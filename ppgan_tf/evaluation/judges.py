@@ -20,6 +20,7 @@ import tqdm
 
 from ppgan_tf.data import pipeline
 from ppgan_tf.faces import alignment
+from ppgan_tf.training import verificator_pretraining
 
 
 @keras.saving.register_keras_serializable(package="ppgan_tf")
@@ -132,13 +133,8 @@ class FaceNetJudge:
         self.info = info or {}
         self.name = "facenet"
 
-    def embed(self, images_uint8, batch_size=64):
-        embed_batch = tf.function(lambda x: self.model(x, training=False))
-        chunks = [
-            embed_batch(pipeline.to_model_range(images_uint8[i:i + batch_size])).numpy()
-            for i in range(0, len(images_uint8), batch_size)
-        ]
-        return np.concatenate(chunks)
+    def embed(self, images_uint8):
+        return verificator_pretraining.embed(self.model, images_uint8)
 
     @classmethod
     def train(cls, train_faces, steps=1000, people=8, per_person=4, learning_rate=1e-3, seed=0, log=print):
@@ -167,11 +163,7 @@ class FaceNetJudge:
 
     def calibrate(self, test_faces, num_pairs=600, seed=0):
         """Chooses the threshold by 10-fold cross-validation on balanced test pairs; returns the accuracy."""
-        from ppgan_tf.evaluation import metrics
-
-        first, second, same = pipeline.evaluation_pairs(test_faces.identities, num_pairs, seed)
-        embeddings = self.embed(test_faces.images)
-        result = metrics.ten_fold_threshold(np.linalg.norm(embeddings[first] - embeddings[second], axis=-1), same)
+        result = verificator_pretraining.evaluate_verificator(self.model, test_faces, num_pairs, seed)
         self.threshold = result.threshold
         self.info.update(threshold=result.threshold, test_accuracy=result.accuracy)
         return result.accuracy
