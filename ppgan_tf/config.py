@@ -51,6 +51,8 @@ class RunConfig:
     setting: str = _field("ppgan", "Objective: cgan, cgan_sim, cgan_verif or ppgan.")
     lambda_verif: float = _field(1.0, "Weight l1 of the verificator loss.")
     lambda_sim: float = _field(10.0, "Weight l2 of the SSIM regulator loss.")
+    verif_views: bool = _field(False, "Score G(x) in L_verif through a random view (shift, blur, rescale, "
+                                      "colour), so fooling V takes a real change, not an adversarial pattern.")
     steps: int = _field(600, "Generator/discriminator steps.")
     batch_size: int = _field(8, "Global batch size.")
     learning_rate: float = _field(2e-4, "Adam learning rate of G and D.")

@@ -109,3 +109,17 @@ def test_checkpoint_restores_weights_optimizers_and_step(tmp_path):
         float(fresh.train_step(batch)["generator_total"]),
         rtol=1e-5,
     )
+
+
+def test_verif_views_changes_the_verif_term_only(tmp_path):
+    config = tiny_config(setting="ppgan")
+    faces, verificator = _faces(), _verificator(config)
+    terms = {}
+    for use_views in (False, True):
+        changed = config.replace(verif_views=use_views)
+        keras.utils.set_random_seed(0)
+        trainer = ppgan.PPGANTrainer(changed, verificator, tf.distribute.get_strategy(), str(tmp_path / str(use_views)))
+        terms[use_views] = {name: float(value) for name, value in trainer.train_step(_batch(changed, faces)).items()}
+    assert terms[True]["verif"] != terms[False]["verif"]
+    for name in ("adversarial", "sim", "discriminator"):
+        np.testing.assert_allclose(terms[True][name], terms[False][name], rtol=1e-5)

@@ -11,7 +11,7 @@ import tqdm
 from ppgan_tf import losses
 from ppgan_tf.data import pipeline
 from ppgan_tf.models import PatchDiscriminator, UNetGenerator
-from ppgan_tf.training import runtime, summaries
+from ppgan_tf.training import runtime, summaries, views
 
 LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "discriminator", "discriminator_accuracy")
 
@@ -107,9 +107,10 @@ class PPGANTrainer:
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
             adversarial = losses.generator_adversarial_loss(fake_logits)
+            verificator_input = views.random_views(fake, batch["noise_seeds"]) if config.verif_views else fake
             verif = losses.verificator_loss(
                 self.verificator(real, training=False),
-                self.verificator(fake, training=False),
+                self.verificator(verificator_input, training=False),
                 config.margin,
             )
             sim = losses.ssim_loss(real, fake)

@@ -1,0 +1,97 @@
+"""Random views of generated faces for the verificator term (expectation over transformation).
+
+A generator trained against one frozen verificator finds the cheapest way
+to move its embedding: small high-frequency patterns that fool that network
+and no other recogniser. Scoring G(x) through a random geometric and
+photometric view each step makes such patterns useless (they do not survive
+a small shift, blur or rescale), so the generator has to change what every
+view shows: the face itself. All operations are differentiable and
+vectorised; the randomness is a stateless function of each face's seed.
+"""
+
+import math
+
+import tensorflow as tf
+
+# Ranges of each random change; chosen so a view is still clearly the same face.
+MAX_ROTATION_DEGREES = 8.0
+SCALE_RANGE = (0.9, 1.1)
+MAX_SHIFT_FRACTION = 0.05
+MAX_BRIGHTNESS = 0.1
+CONTRAST_RANGE = (0.8, 1.2)
+MAX_NOISE_STD = 0.03
+_PARAMETERS = 9  # uniforms drawn per face
+
+
+def _draws(seeds, image_shape):
+    """Per face, a function of its seed alone: `_PARAMETERS` uniforms in [0, 1) and standard normal pixel noise."""
+    seeds = tf.cast(tf.reshape(seeds, [-1]), tf.int64)
+
+    def draw(seed):
+        uniforms = tf.random.stateless_uniform([_PARAMETERS], seed=tf.stack([seed, tf.constant(1, tf.int64)]))
+        noise = tf.random.stateless_normal(image_shape, seed=tf.stack([seed, tf.constant(2, tf.int64)]))
+        return uniforms, noise
+
+    return tf.map_fn(draw, seeds, fn_output_signature=(tf.float32, tf.float32))
+
+
+def _between(u, low, high):
+    return low + (high - low) * u
+
+
+def _affine_transforms(u, size):
+    """Projective transforms (output -> input coordinates) rotating and scaling about the centre, then shifting."""
+    angle = _between(u[:, 0], -1.0, 1.0) * MAX_ROTATION_DEGREES * math.pi / 180.0
+    scale = _between(u[:, 1], *SCALE_RANGE)
+    shift_x = _between(u[:, 2], -1.0, 1.0) * MAX_SHIFT_FRACTION * size
+    shift_y = _between(u[:, 3], -1.0, 1.0) * MAX_SHIFT_FRACTION * size
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    centre = (size - 1) / 2.0
+    # input = A (output - centre - shift) + centre, with A the inverse rotation-scale.
+    x0, y0 = centre + shift_x, centre + shift_y
+    a0, a1 = cos, -sin
+    b0, b1 = sin, cos
+    a2 = centre - a0 * x0 - a1 * y0
+    b2 = centre - b0 * x0 - b1 * y0
+    zeros = tf.zeros_like(angle)
+    return tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+
+
+def _blur(images):
+    """A fixed 5x5 Gaussian blur (sigma 1) per channel."""
+    taps = tf.constant([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+    kernel = tf.tensordot(taps, taps, axes=0)[:, :, None, None]
+    kernel = tf.tile(kernel, [1, 1, images.shape[-1], 1])
+    return tf.nn.depthwise_conv2d(images, kernel, [1, 1, 1, 1], "SAME")
+
+
+def random_views(images, seeds):
+    """One random view of each face: rotated, scaled, shifted, blurred, rescaled, recoloured, noisy.
+
+    Args:
+        images: float `[batch, size, size, channels]` in [-1, 1].
+        seeds: int `[batch]`; a face's view depends on its seed alone.
+
+    Returns:
+        float32 images of the same shape, clipped to [-1, 1].
+
+    Example:
+    >>> views = random_views(fakes, batch["noise_seeds"])
+    """
+    images = tf.cast(images, tf.float32)
+    size = images.shape[1]
+    u, noise = _draws(seeds, tf.shape(images)[1:])
+    views = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=_affine_transforms(u, size), output_shape=tf.shape(images)[1:3],
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT",
+    )
+    per_face = lambda column: u[:, column][:, None, None, None]  # noqa: E731
+    # Blur and a half-resolution round trip, each mixed in by a random amount.
+    views = views + per_face(4) * (_blur(views) - views)
+    half = tf.image.resize(tf.image.resize(views, [size // 2, size // 2], antialias=True), [size, size])
+    views = views + per_face(5) * (half - views)
+    contrast = _between(per_face(6), *CONTRAST_RANGE)
+    brightness = _between(per_face(7), -1.0, 1.0) * MAX_BRIGHTNESS
+    mean = tf.reduce_mean(views, axis=[1, 2, 3], keepdims=True)
+    views = (views - mean) * contrast + mean + brightness
+    return tf.clip_by_value(views + MAX_NOISE_STD * per_face(8) * noise, -1.0, 1.0)

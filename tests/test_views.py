@@ -1,0 +1,49 @@
+"""Random views of generated faces for the verificator term."""
+
+import numpy as np
+import tensorflow as tf
+
+from conftest import synthetic_face
+from ppgan_tf.training import views
+
+
+def _faces(count, size=32, channels=3):
+    faces = np.stack([synthetic_face(i % 3, i, size) for i in range(count)]).astype(np.float32) / 127.5 - 1.0
+    return np.repeat(faces[..., None], channels, axis=-1)
+
+
+def test_a_view_depends_on_its_seed_alone():
+    faces = _faces(4)
+    seeds = tf.constant([5, 6, 7, 8], tf.int64)
+    together = views.random_views(faces, seeds).numpy()
+    alone = views.random_views(faces[2:3], seeds[2:3]).numpy()
+    np.testing.assert_allclose(together[2:3], alone, atol=1e-6)
+    again = views.random_views(faces, seeds).numpy()
+    np.testing.assert_array_equal(together, again)
+    other = views.random_views(faces, seeds + 100).numpy()
+    assert np.abs(other - together).mean() > 1e-3
+
+
+def test_views_change_the_image_but_keep_it_close():
+    faces = _faces(8)
+    result = views.random_views(faces, tf.range(8, dtype=tf.int64)).numpy()
+    assert result.shape == faces.shape and result.dtype == np.float32
+    assert result.min() >= -1.0 and result.max() <= 1.0
+    difference = np.abs(result - faces).mean(axis=(1, 2, 3))
+    assert np.all(difference > 1e-3)  # every face is changed...
+    assert np.all(difference < 0.5)  # ...but stays the same picture, not noise
+
+
+def test_the_identity_transform_keeps_a_face_where_it_is():
+    u = tf.constant([[0.5, 0.5, 0.5, 0.5] + [0.0] * 5])  # no rotation, scale 1, no shift
+    transform = views._affine_transforms(u, 32).numpy()[0]
+    np.testing.assert_allclose(transform, [1, 0, 0, 0, 1, 0, 0, 0], atol=1e-5)
+
+
+def test_gradients_reach_the_input():
+    faces = tf.constant(_faces(2))
+    with tf.GradientTape() as tape:
+        tape.watch(faces)
+        loss = tf.reduce_sum(tf.square(views.random_views(faces, tf.constant([1, 2], tf.int64))))
+    gradient = tape.gradient(loss, faces)
+    assert gradient is not None and float(tf.reduce_sum(tf.abs(gradient))) > 0
