@@ -64,3 +64,20 @@ def test_a_report_is_written_for_a_tiny_run(tmp_path):
     again = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=False, log=lambda _: None)
     assert again["judges"]["facenet"]["threshold"] == report["judges"]["facenet"]["threshold"]
     assert np.isclose(again["methods"]["ppgan"]["ssim"], report["methods"]["ppgan"]["ssim"])
+
+
+def test_subsample_people_keeps_whole_people_at_random():
+    from ppgan_tf.data.images import FaceSet
+    from ppgan_tf.data.manifest import FaceRecord
+
+    people = [f"p{i}" for i in range(10) for _ in range(1 + i % 3)]
+    records = [FaceRecord(f"k{i}", "", person) for i, person in enumerate(people)]
+    faces = FaceSet(np.arange(len(people))[:, None], records, [])
+    subset = evaluate.subsample_people(faces, 8, seed=0)
+    assert len(subset.images) <= 8 and len(subset.images) >= 6
+    for person in set(subset.identities):
+        assert subset.identities.count(person) == people.count(person)  # never half a person
+    np.testing.assert_array_equal(subset.images[:, 0], [int(r.key[1:]) for r in subset.records])
+    assert evaluate.subsample_people(faces, 8, seed=0).identities == subset.identities
+    assert evaluate.subsample_people(faces, 8, seed=1).identities != subset.identities
+    assert evaluate.subsample_people(faces, None) is faces

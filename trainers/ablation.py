@@ -17,6 +17,9 @@ flags.DEFINE_string("workdir", "ppgan_runs/ablation", "Work directory of the abl
 flags.DEFINE_integer("facenet_steps", 1000, "Training steps of the FaceNet-style judge.")
 flags.DEFINE_bool("dlib", True, "Also judge with dlib's recogniser (extra [eval]).")
 flags.DEFINE_bool("detection", True, "Measure MTCNN detection rates.")
+flags.DEFINE_integer("max_faces", 0, "Cap on test faces, taken as whole people at random (0: all).")
+flags.DEFINE_list("group_by", [], "Manifest attributes to report per group for ppgan and the baselines.")
+flags.DEFINE_list("attributes", [], "Attributes whose preservation to measure (e.g. gender).")
 run_config.define_flags(FLAGS)
 
 
@@ -28,7 +31,8 @@ def main(argv):
         from ppgan_tf.faces.detection import FaceDetector
 
         detector = FaceDetector()
-    report = ablation.run_ablation(config, FLAGS.workdir, FLAGS.facenet_steps, FLAGS.dlib, detector)
+    report = ablation.run_ablation(config, FLAGS.workdir, FLAGS.facenet_steps, FLAGS.dlib, detector,
+                                   max_faces=FLAGS.max_faces, group_by=FLAGS.group_by, attributes=FLAGS.attributes)
     print(ablation.evaluate.markdown_report(report))
 
 

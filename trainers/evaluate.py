@@ -18,6 +18,8 @@ flags.DEFINE_bool("detection", True, "Measure MTCNN detection rates (with and wi
 flags.DEFINE_list("group_by", [], "Manifest attributes to report per group (e.g. gender; age is binned).")
 flags.DEFINE_list("attributes", [], "Attributes whose preservation to measure with classifiers (e.g. gender).")
 flags.DEFINE_integer("attribute_steps", 500, "Training steps of each attribute classifier.")
+flags.DEFINE_integer("max_faces", 0, "Cap on test faces, taken as whole people at random (0: all).")
+flags.DEFINE_bool("baselines", True, "Also evaluate blur, pixelation, black mask and k-same.")
 
 
 def main(argv):
@@ -29,7 +31,8 @@ def main(argv):
         detector = FaceDetector()
     report = evaluate.evaluate_run(
         FLAGS.workdir, FLAGS.facenet_steps, FLAGS.dlib, detector, group_by=FLAGS.group_by,
-        attributes=FLAGS.attributes, attribute_steps=FLAGS.attribute_steps,
+        attributes=FLAGS.attributes, attribute_steps=FLAGS.attribute_steps, max_faces=FLAGS.max_faces,
+        include_baselines=FLAGS.baselines,
     )
     print(evaluate.markdown_report(report))
 

@@ -1,7 +1,8 @@
 """The paper's ablation: the four objectives trained on one split with one verificator, judged alike.
 
 WORKDIR/verificator is shared; WORKDIR/<setting>/ holds each run; every run
-is evaluated by the same FaceNet-style judge (trained once) and dlib. Writes
+is evaluated by the same FaceNet-style judge (trained once) and dlib, on the
+same test faces; the baselines are evaluated once, beside `ppgan`. Writes
 WORKDIR/ablation.json, ablation.md, tradeoff.png (paper Fig. 7: de-identification
 rate against SSIM, the settings among the baselines), comparison.png (Fig. 8:
 originals over each setting's faces) and deidentified.png (Fig. 6).
@@ -20,11 +21,17 @@ from ppgan_tf.training import run, summaries
 GRID_FACES = 8
 
 
-def run_ablation(config, workdir, facenet_steps=1000, use_dlib=True, detector=None, log=print):
-    """Trains (or resumes) and evaluates the four settings; returns the combined report."""
+def run_ablation(config, workdir, facenet_steps=1000, use_dlib=True, detector=None, max_faces=None, group_by=(),
+                 attributes=(), log=print):
+    """Trains (or resumes) and evaluates the four settings; returns the combined report.
+
+    The verificator is `config.verificator_dir` if set, else trained once
+    into WORKDIR/verificator. `max_faces`, `group_by` and `attributes` are
+    passed to `evaluate.evaluate_run`; groups and attributes for `ppgan` only.
+    """
     from ppgan_tf.deidentify.backends import KerasBackend
 
-    verificator_dir = os.path.join(workdir, run.VERIFICATOR_SUBDIR)
+    verificator_dir = run.verificator_dir(config, workdir)
     if not os.path.exists(os.path.join(verificator_dir, "verificator.json")):
         run.pretrain_verificator(config, workdir, log)
     _, test = run.prepare_data(config, workdir, log=lambda _: None)
@@ -38,18 +45,23 @@ def run_ablation(config, workdir, facenet_steps=1000, use_dlib=True, detector=No
         judge_dir = os.path.join(subdir, evaluate.EVALUATION_SUBDIR, "facenet_judge")
         if shared_judge and not os.path.exists(judge_dir):
             shutil.copytree(shared_judge, judge_dir)  # one judge for all four: comparable numbers
-        reports[setting] = evaluate.evaluate_run(subdir, facenet_steps, use_dlib, detector, log=log)
+        full = setting == "ppgan"
+        reports[setting] = evaluate.evaluate_run(
+            subdir, facenet_steps, use_dlib, detector, max_faces=max_faces, group_by=group_by if full else (),
+            attributes=attributes if full else (), include_baselines=full, log=log,
+        )
         shared_judge = judge_dir
         backend = KerasBackend(subdir)
         noise = np.stack([np.random.default_rng(i).random(backend.noise_size, dtype=np.float32)
                           for i in range(len(faces))])
         outputs[setting] = backend.generate(faces, noise)
 
-    first = reports[next(iter(SETTINGS))]
+    full = reports["ppgan"]
     methods = {setting: reports[setting]["methods"]["ppgan"] for setting in SETTINGS}
-    methods.update({name: row for name, row in first["methods"].items() if name != "ppgan"})
-    combined = {"judges": first["judges"], "test_faces": first["test_faces"], "test_people": first["test_people"],
-                "original_test_false_rejection": first["original_test_false_rejection"], "methods": methods}
+    methods.update({name: row for name, row in full["methods"].items() if name != "ppgan"})
+    combined = {"judges": full["judges"], "test_faces": full["test_faces"], "test_people": full["test_people"],
+                "original_test_false_rejection": full["original_test_false_rejection"], "methods": methods,
+                "groups": full["groups"], "attributes": full["attributes"]}
     with open(os.path.join(workdir, "ablation.json"), "w") as f:
         json.dump(combined, f, indent=2)
     with open(os.path.join(workdir, "ablation.md"), "w") as f:

@@ -43,6 +43,28 @@ def gallery_split(identities):
     return probes, list(gallery.values())
 
 
+def subsample_people(faces, max_faces, seed=0):
+    """At most `max_faces` test faces, taken as whole people in a seeded random order.
+
+    Whole people keep the pairs and the gallery of each person; a random
+    order keeps the groups (gender, age, ...) in proportion, which the
+    first N faces of a name-sorted manifest would not.
+    """
+    if not max_faces or len(faces.images) <= max_faces:
+        return faces
+    by_person = collections.defaultdict(list)
+    for index, identity in enumerate(faces.identities):
+        by_person[identity].append(index)
+    people = sorted(by_person)
+    np.random.default_rng(seed).shuffle(people)
+    chosen = []
+    for person in people:
+        if len(chosen) + len(by_person[person]) <= max_faces:
+            chosen.extend(by_person[person])
+    chosen.sort()
+    return FaceSet(faces.images[chosen], [faces.records[i] for i in chosen], faces.skipped)
+
+
 def privacy_metrics(original, output, identities, threshold):
     """A judge's privacy metrics of one method, from embeddings of the originals and the outputs."""
     identities = list(identities)
@@ -95,8 +117,11 @@ def original_false_rejections(judge, faces, threshold, num_pairs, seed=0):
 
 
 def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_faces=None, group_by=(),
-                 attributes=(), attribute_steps=500, log=print):
+                 attributes=(), attribute_steps=500, include_baselines=True, log=print):
     """Evaluates WORKDIR's generator against the baselines; returns the report it writes.
+
+    `max_faces` caps the test faces (whole people, see `subsample_people`):
+    dlib embeds ~10 faces a second on 2 CPU cores, for every method.
 
     `group_by` names manifest attributes (e.g. gender, race, age) whose groups
     get every metric of their own, as the paper reports per group;
@@ -108,8 +133,7 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
     config = RunConfig.load(workdir)
     out = os.path.join(workdir, EVALUATION_SUBDIR)
     train, test = run.prepare_data(config, workdir, log=lambda _: None)
-    if max_faces:
-        test = FaceSet(test.images[:max_faces], test.records[:max_faces], test.skipped)
+    test = subsample_people(test, max_faces, config.seed)
 
     # === Judges: never seen by the generator ===
     judge_dir = os.path.join(out, "facenet_judge")
@@ -143,8 +167,9 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
     noise = np.stack([np.random.default_rng(i).random(backend.noise_size, dtype=np.float32)
                       for i in range(len(test.images))])
     methods = {"ppgan": backend.generate(test.images, noise)}
-    methods.update({name: function(test.images) for name, function in baselines.baseline_suite().items()
-                    if not name.startswith("k_same") or int(name.rsplit("_", 1)[1]) <= len(test.images)})
+    if include_baselines:
+        methods.update({name: function(test.images) for name, function in baselines.baseline_suite().items()
+                        if not name.startswith("k_same") or int(name.rsplit("_", 1)[1]) <= len(test.images)})
 
     original_embeddings = {judge.name: judge.embed(test.images) for _, judge, _ in judge_list}
     rows, groups = {}, {attribute: {} for attribute in group_by}
@@ -187,6 +212,7 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
                  for report_name, judge, threshold in judge_list}
     report = {
         "workdir": os.path.abspath(workdir),
+        "setting": config.setting,
         "test_faces": len(test.images),
         "test_people": len(set(test.identities)),
         "judges": judge_info,
