@@ -23,6 +23,14 @@ def test_age_groups():
         assert evaluate.group_of(FaceRecord("k", "", "p", (("age", age),)), "age") == group
 
 
+def test_crossed_groups():
+    from ppgan_tf.data.manifest import FaceRecord
+
+    record = FaceRecord("k", "", "p", (("age", "33"), ("race", "asian")))
+    assert evaluate.group_of(record, "race+age") == "asian / 20-39"
+    assert evaluate.group_of(FaceRecord("k", "", "p", (("race", "asian"),)), "race+age") == ""
+
+
 def test_gallery_split_keeps_one_gallery_photo_per_person():
     probes, gallery = evaluate.gallery_split(["a", "a", "b", "c", "c", "c"])
     assert gallery == [0, 3] and probes == [1, 4, 5]
@@ -81,3 +89,30 @@ def test_subsample_people_keeps_whole_people_at_random():
     assert evaluate.subsample_people(faces, 8, seed=0).identities == subset.identities
     assert evaluate.subsample_people(faces, 8, seed=1).identities != subset.identities
     assert evaluate.subsample_people(faces, None) is faces
+
+
+def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tmp_path):
+    data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5)
+    other = write_dataset(str(tmp_path / "anonymous"), people=12, per_person=1,
+                          extra_columns={"race": lambda p: "ab"[p % 2]})
+    with open(other) as f:  # drop the identity column: one photo per person, as UTKFace
+        rows = [line.rstrip("\n").split(",") for line in f]
+    column = rows[0].index("identity")
+    with open(other, "w") as f:
+        f.writelines(",".join(v for i, v in enumerate(row) if i != column) + "\n" for row in rows)
+    workdir = str(tmp_path / "run")
+    _run(_command("trainers.train_ppgan", workdir, data, "--steps=2"))
+    report = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=True, data=other, test_fraction=0.5,
+                                   group_by=("race",), attributes=("race",), attribute_steps=2,
+                                   include_baselines=False, log=lambda _: None)
+    out = evaluate.evaluation_dir(workdir, other)
+    assert out.endswith("evaluation_anonymous") and os.path.exists(os.path.join(out, "report.md"))
+    assert os.path.exists(os.path.join(out, "split.json"))
+    with open(os.path.join(workdir, "split.json")) as f:
+        assert json.load(f)["params"]["data"] == data  # the run's own split is untouched
+    assert report["test_faces"] == report["test_people"] == 6 and set(report["methods"]) == {"ppgan"}
+    assert set(report["judges"]) == {"facenet", "dlib"}  # no 10-fold threshold without positive pairs
+    assert report["original_test_false_rejection"] == {"facenet": None, "dlib": None}
+    assert report["methods"]["ppgan"]["facenet_rank1_reidentification"] is None
+    assert set(report["groups"]["race"]) <= {"a", "b"} and report["attributes"]["race"]["test_faces"] == 6
+    assert os.path.exists(os.path.join(workdir, "evaluation", "facenet_judge", "facenet_judge.json"))

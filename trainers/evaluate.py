@@ -1,9 +1,11 @@
 r"""Evaluates a trained run against independent judges and the classic baselines.
 
-    python -m trainers.evaluate --workdir=ppgan_runs/default
+    python -m trainers.evaluate --workdir=ppgan_runs/default [--data=OTHER_MANIFEST]
 
 Writes WORKDIR/evaluation/{report.json,report.md,tradeoff.png}; the FaceNet
-judge is trained once on the run's training split and kept there.
+judge is trained once on the run's training split and kept there. With
+--data, the run's generator is evaluated on another dataset (a share of it;
+the rest trains the attribute classifiers) into WORKDIR/evaluation_<folder>.
 """
 
 from absl import app, flags
@@ -15,11 +17,13 @@ flags.DEFINE_string("workdir", "ppgan_runs/default", "Work directory of a traine
 flags.DEFINE_integer("facenet_steps", 1000, "Training steps of the FaceNet-style judge.")
 flags.DEFINE_bool("dlib", True, "Also judge with dlib's recogniser (extra [eval]).")
 flags.DEFINE_bool("detection", True, "Measure MTCNN detection rates (with and without 50 px padding).")
-flags.DEFINE_list("group_by", [], "Manifest attributes to report per group (e.g. gender; age is binned).")
+flags.DEFINE_list("group_by", [], "Manifest attributes to report per group (e.g. gender; age is binned; race+age crosses).")
 flags.DEFINE_list("attributes", [], "Attributes whose preservation to measure with classifiers (e.g. gender).")
 flags.DEFINE_integer("attribute_steps", 500, "Training steps of each attribute classifier.")
 flags.DEFINE_integer("max_faces", 0, "Cap on test faces, taken as whole people at random (0: all).")
 flags.DEFINE_bool("baselines", True, "Also evaluate blur, pixelation, black mask and k-same.")
+flags.DEFINE_string("data", None, "Evaluate on this dataset instead of the run's own test split.")
+flags.DEFINE_float("data_test_fraction", 0.5, "With --data: share evaluated; the rest trains attribute classifiers.")
 
 
 def main(argv):
@@ -32,7 +36,7 @@ def main(argv):
     report = evaluate.evaluate_run(
         FLAGS.workdir, FLAGS.facenet_steps, FLAGS.dlib, detector, group_by=FLAGS.group_by,
         attributes=FLAGS.attributes, attribute_steps=FLAGS.attribute_steps, max_faces=FLAGS.max_faces,
-        include_baselines=FLAGS.baselines,
+        include_baselines=FLAGS.baselines, data=FLAGS.data, test_fraction=FLAGS.data_test_fraction,
     )
     print(evaluate.markdown_report(report))
 

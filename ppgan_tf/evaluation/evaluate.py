@@ -5,17 +5,19 @@ test (and train) faces, the 'original test' false-rejection rate, identity
 switches, rank-1 re-identification against a gallery with another photo of
 every test person, SSIM, and MTCNN detection rates with and without 50 px of
 zero padding. Writes report.json, report.md and the trade-off plot into
-WORKDIR/evaluation.
+WORKDIR/evaluation, or, for another dataset (`data`), into
+WORKDIR/evaluation_<its folder name>.
 """
 
 import collections
+import dataclasses
 import json
 import os
 
 import numpy as np
 
 from ppgan_tf.config import RunConfig
-from ppgan_tf.data import pipeline
+from ppgan_tf.data import manifest, pipeline
 from ppgan_tf.data.images import FaceSet
 from ppgan_tf.evaluation import attributes as attribute_models
 from ppgan_tf.evaluation import baselines, judges, metrics
@@ -41,6 +43,40 @@ def gallery_split(identities):
         else:
             gallery[identity] = index
     return probes, list(gallery.values())
+
+
+def evaluation_dir(workdir, data=None):
+    """WORKDIR/evaluation for the run's own test split; WORKDIR/evaluation_<folder> for another dataset."""
+    if not data:
+        return os.path.join(workdir, EVALUATION_SUBDIR)
+    folder = os.path.basename(os.path.dirname(os.path.abspath(data)) if os.path.isfile(data) else data.rstrip("/"))
+    return os.path.join(workdir, f"{EVALUATION_SUBDIR}_{folder}")
+
+
+def other_dataset(config, data, test_fraction, out, log):
+    """(train, test) faces of another dataset, split into `out`; train only feeds the attribute classifiers.
+
+    A dataset without identities (UTKFace) is taken as one person per
+    photo, split by image: de-identification, identity switches and
+    attributes are measured; rank-1 and the 10-fold thresholds, which need
+    two photos of a person, are not.
+    """
+    records = manifest.load_records(data)
+    anonymous = all(not record.identity for record in records)
+    if anonymous:
+        records = [dataclasses.replace(record, identity=record.key) for record in records]
+        log(f"{data}: no identities, each photo taken as its own person")
+    other = config.replace(data=data, test_fraction=test_fraction, stratify_by="",
+                           split_unit="image" if anonymous else config.split_unit)
+    return run.prepare_data(other, out, log=log, records=records)
+
+
+def pairable(identities):
+    try:
+        pipeline.check_pairable(identities, "")
+    except ValueError:
+        return False
+    return True
 
 
 def subsample_people(faces, max_faces, seed=0):
@@ -99,7 +135,14 @@ def method_row(originals, outputs, identities, judged, detector=None):
 
 
 def group_of(record, attribute):
-    """A face's group for an attribute; ages are binned as the paper's age groups."""
+    """A face's group for an attribute; ages are binned as the paper's age groups.
+
+    Attributes joined by '+' (e.g. 'race+age') give crossed groups such as
+    'white / 20-39'; a face missing any part is in no group ('').
+    """
+    if "+" in attribute:
+        parts = [group_of(record, part) for part in attribute.split("+")]
+        return " / ".join(parts) if all(parts) else ""
     value = record.attribute(attribute)
     if attribute == "age" and value.strip().isdigit():
         age = int(value)
@@ -117,8 +160,14 @@ def original_false_rejections(judge, faces, threshold, num_pairs, seed=0):
 
 
 def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_faces=None, group_by=(),
-                 attributes=(), attribute_steps=500, include_baselines=True, log=print):
+                 attributes=(), attribute_steps=500, include_baselines=True, data=None, test_fraction=0.5,
+                 log=print):
     """Evaluates WORKDIR's generator against the baselines; returns the report it writes.
+
+    By default on the run's own test faces (people unseen in training). With
+    `data`, on another dataset (`test_fraction` of it; the rest trains the
+    attribute classifiers), judged at thresholds chosen on the run's data
+    where that dataset has no two photos of one person.
 
     `max_faces` caps the test faces (whole people, see `subsample_people`):
     dlib embeds ~10 faces a second on 2 CPU cores, for every method.
@@ -131,17 +180,20 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
     from ppgan_tf.deidentify.backends import KerasBackend
 
     config = RunConfig.load(workdir)
-    out = os.path.join(workdir, EVALUATION_SUBDIR)
-    train, test = run.prepare_data(config, workdir, log=lambda _: None)
+    out = evaluation_dir(workdir, data)
+    quiet = lambda _: None  # noqa: E731
+    run_train, run_test = run.prepare_data(config, workdir, log=quiet)
+    train, test = other_dataset(config, data, test_fraction, out, log) if data else (run_train, run_test)
     test = subsample_people(test, max_faces, config.seed)
+    with_pairs = pairable(test.identities)
 
-    # === Judges: never seen by the generator ===
-    judge_dir = os.path.join(out, "facenet_judge")
+    # === Judges: never seen by the generator, trained and calibrated on the run's own split ===
+    judge_dir = os.path.join(workdir, EVALUATION_SUBDIR, "facenet_judge")
     if os.path.exists(os.path.join(judge_dir, judges.FaceNetJudge.INFO_FILENAME)):
         facenet = judges.FaceNetJudge.load(judge_dir)
     else:
-        facenet = judges.FaceNetJudge.train(train, steps=facenet_steps, seed=config.seed, log=log)
-        facenet.calibrate(test, config.test_pairs, config.seed)
+        facenet = judges.FaceNetJudge.train(run_train, steps=facenet_steps, seed=config.seed, log=log)
+        facenet.calibrate(run_test, config.test_pairs, config.seed)
         facenet.save(judge_dir)
     # (report name, judge, threshold); dlib is judged at its published threshold and at a 10-fold one.
     judge_list = [("facenet", facenet, facenet.threshold)]
@@ -152,15 +204,19 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
         except ImportError as error:
             log(f"dlib judge skipped: {error}")
         else:
-            first, second, same = pipeline.evaluation_pairs(test.identities, config.test_pairs, config.seed)
-            embeddings = dlib_judge.embed(test.images)
-            distances = np.linalg.norm(embeddings[first] - embeddings[second], axis=-1)
-            tenfold = metrics.ten_fold_threshold(distances, same)
             published = judges.DlibJudge.PUBLISHED_THRESHOLD
-            judge_list += [("dlib", dlib_judge, published), ("dlib_10fold", dlib_judge, tenfold.threshold)]
-            judge_info["dlib"] = {"threshold": published,
-                                  "test_accuracy": float(np.mean((distances < published) == (same == 1)))}
-            judge_info["dlib_10fold"] = {"threshold": tenfold.threshold, "test_accuracy": tenfold.accuracy}
+            judge_list.append(("dlib", dlib_judge, published))
+            judge_info["dlib"] = {"threshold": published, "test_accuracy": None}
+            if with_pairs:
+                first, second, same = pipeline.evaluation_pairs(test.identities, config.test_pairs, config.seed)
+                embeddings = dlib_judge.embed(test.images)
+                distances = np.linalg.norm(embeddings[first] - embeddings[second], axis=-1)
+                tenfold = metrics.ten_fold_threshold(distances, same)
+                judge_list.append(("dlib_10fold", dlib_judge, tenfold.threshold))
+                judge_info["dlib"]["test_accuracy"] = float(np.mean((distances < published) == (same == 1)))
+                judge_info["dlib_10fold"] = {"threshold": tenfold.threshold, "test_accuracy": tenfold.accuracy}
+            else:
+                log("dlib: no 10-fold threshold (no person with two test photos); published threshold only")
 
     # === Methods: PP-GAN and the baselines, on the same test faces ===
     backend = KerasBackend(workdir)
@@ -209,9 +265,10 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
             f"{attribute_results[attribute]['methods']['ppgan']:.3f} on PP-GAN faces")
 
     originals = {report_name: original_false_rejections(judge, test, threshold, config.test_pairs, config.seed)
-                 for report_name, judge, threshold in judge_list}
+                 if with_pairs else None for report_name, judge, threshold in judge_list}
     report = {
         "workdir": os.path.abspath(workdir),
+        "data": data or config.data,
         "setting": config.setting,
         "test_faces": len(test.images),
         "test_people": len(set(test.identities)),
@@ -238,10 +295,16 @@ def markdown_report(report):
     header = ["method", "SSIM"] + [f"{j} de-id" for j in judge_names] + [f"{j} IDS" for j in judge_names] + \
         [f"{j} rank-1" for j in judge_names]
     lines = ["# Evaluation", "",
-             f"{report['test_faces']} test faces of {report['test_people']} people unseen in training.", ""]
+             f"{report['test_faces']} test faces of {report['test_people']} people unseen in training"
+             + (f", from {report['data']}." if report.get("data") else "."), ""]
     for name, info in report["judges"].items():
-        lines.append(f"- judge `{name}`: threshold {info['threshold']:.3f}, test accuracy {info['test_accuracy']:.3f}"
-                     f"; original test false rejections {report['original_test_false_rejection'][name]:.3f}")
+        line = f"- judge `{name}`: threshold {info['threshold']:.3f}"
+        if info["test_accuracy"] is not None:
+            line += f", test accuracy {info['test_accuracy']:.3f}"
+        rejections = report["original_test_false_rejection"][name]
+        if rejections is not None:
+            line += f"; original test false rejections {rejections:.3f}"
+        lines.append(line)
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for method, row in report["methods"].items():
         cells = [method, f"{row['ssim']:.3f}"]

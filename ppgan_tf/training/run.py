@@ -31,9 +31,13 @@ METRICS_FILENAME = "metrics.json"
 SAMPLE_FACES = 8
 
 
-def prepare_data(config, workdir, log=print, save_split=True):
-    """The run's train and test `FaceSet`s; bad files are skipped and reported."""
-    records = manifest.load_records(config.data)
+def prepare_data(config, workdir, log=print, save_split=True, records=None):
+    """The run's train and test `FaceSet`s; bad files are skipped and reported.
+
+    `records` replaces those of `config.data` (e.g. relabelled ones).
+    """
+    if records is None:
+        records = manifest.load_records(config.data)
     train_records, test_records = split.split_for_run(records, config, workdir, save=save_split)
     sets = []
     for name, subset in (("train", train_records), ("test", test_records)):
