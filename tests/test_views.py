@@ -47,3 +47,20 @@ def test_gradients_reach_the_input():
         loss = tf.reduce_sum(tf.square(views.random_views(faces, tf.constant([1, 2], tf.int64))))
     gradient = tape.gradient(loss, faces)
     assert gradient is not None and float(tf.reduce_sum(tf.abs(gradient))) > 0
+
+
+def test_a_colour_cast_alone_is_undone_in_grey_views():
+    faces = _faces(64)
+    tinted = faces.copy()
+    tinted[..., 1] = np.clip(tinted[..., 1] + 0.3, -1, 1)  # a green cast, as a generator learnt
+    seeds = tf.range(64, dtype=tf.int64)
+    share = views._draws(seeds, tf.shape(faces)[1:])[0].numpy()[:, 9]
+    grey, colour = share < views.GREY_VIEW_SHARE, share > 0.9
+    assert 0.3 < grey.mean() < 0.7 and colour.any()
+
+    def chroma(images):  # what is left of an image after taking out its grey
+        return images - images.mean(axis=-1, keepdims=True)
+
+    plain, cast = views.random_views(faces, seeds).numpy(), views.random_views(tinted, seeds).numpy()
+    cast_seen = np.abs(chroma(plain) - chroma(cast)).mean(axis=(1, 2, 3))
+    assert cast_seen[grey].max() < 0.1 * cast_seen[colour].min()

@@ -20,7 +20,10 @@ MAX_SHIFT_FRACTION = 0.05
 MAX_BRIGHTNESS = 0.1
 CONTRAST_RANGE = (0.8, 1.2)
 MAX_NOISE_STD = 0.03
-_PARAMETERS = 9  # uniforms drawn per face
+GREY_VIEW_SHARE = 0.5  # so a colour cast alone cannot move the embedding
+MAX_SATURATION = 1.2
+MAX_CHANNEL_GAIN = 0.1
+_PARAMETERS = 13  # uniforms drawn per face
 
 
 def _draws(seeds, image_shape):
@@ -68,6 +71,10 @@ def _blur(images):
 def random_views(images, seeds):
     """One random view of each face: rotated, scaled, shifted, blurred, rescaled, recoloured, noisy.
 
+    Colour faces also get a random saturation (half of them grey) and per-channel
+    gains: a generator trained on colour otherwise learns colour casts that
+    move its verificator's embedding and leave the face as it was.
+
     Args:
         images: float `[batch, size, size, channels]` in [-1, 1].
         seeds: int `[batch]`; a face's view depends on its seed alone.
@@ -94,4 +101,11 @@ def random_views(images, seeds):
     brightness = _between(per_face(7), -1.0, 1.0) * MAX_BRIGHTNESS
     mean = tf.reduce_mean(views, axis=[1, 2, 3], keepdims=True)
     views = (views - mean) * contrast + mean + brightness
+    if images.shape[-1] == 3:
+        grey = tf.reduce_mean(views, axis=-1, keepdims=True)
+        # Half the views grey, the others at a saturation from 0 to MAX_SATURATION.
+        saturation = tf.maximum(per_face(9) - GREY_VIEW_SHARE, 0.0) / (1.0 - GREY_VIEW_SHARE) * MAX_SATURATION
+        views = grey + saturation * (views - grey)
+        gains = _between(u[:, 10:13], -1.0, 1.0) * MAX_CHANNEL_GAIN
+        views = views + gains[:, None, None, :] * (views + 1.0)  # a white-balance gain: black stays black
     return tf.clip_by_value(views + MAX_NOISE_STD * per_face(8) * noise, -1.0, 1.0)
