@@ -19,12 +19,17 @@ INFO_FILENAME = "verificator.json"
 
 
 def embed(verificator, images_uint8, batch_size=64):
-    """Unit embeddings of uint8 faces, as a float32 numpy array."""
-    embed_batch = tf.function(lambda x: tf.cast(verificator(x, training=False), tf.float32))
-    chunks = [
-        embed_batch(pipeline.to_model_range(images_uint8[i:i + batch_size])).numpy()
-        for i in range(0, len(images_uint8), batch_size)
-    ]
+    """Unit embeddings of uint8 faces, as a float32 numpy array.
+
+    Every chunk is padded to `batch_size`, so the model's compiled predict
+    function serves all calls with one trace.
+    """
+    chunks = []
+    for i in range(0, len(images_uint8), batch_size):
+        chunk = pipeline.to_model_range(images_uint8[i:i + batch_size]).numpy()
+        padding = batch_size - len(chunk)
+        padded = np.concatenate([chunk, np.zeros((padding, *chunk.shape[1:]), chunk.dtype)]) if padding else chunk
+        chunks.append(np.asarray(verificator.predict_on_batch(padded), np.float32)[:len(chunk)])
     return np.concatenate(chunks) if chunks else np.zeros((0, verificator.embedding_dim), np.float32)
 
 
