@@ -16,6 +16,7 @@ def test_the_ablation_trains_and_judges_the_four_settings_alike(tmp_path):
     config = tiny_config(data=data, steps=2)
     report = ablation.run_ablation(config, workdir, facenet_steps=2, use_dlib=False, log=lambda _: None)
     assert set(SETTINGS) <= set(report["methods"]) and "k_same_2" in report["methods"]
+    assert {"judges", "groups", "attributes", "test_faces"} <= set(report) and "setting" not in report
     for setting in SETTINGS:
         with open(os.path.join(workdir, setting, "config.json")) as f:
             saved = json.load(f)

@@ -59,9 +59,9 @@ def run_ablation(config, workdir, facenet_steps=1000, use_dlib=True, detector=No
     full = reports["ppgan"]
     methods = {setting: reports[setting]["methods"]["ppgan"] for setting in SETTINGS}
     methods.update({name: row for name, row in full["methods"].items() if name != "ppgan"})
-    combined = {"judges": full["judges"], "test_faces": full["test_faces"], "test_people": full["test_people"],
-                "original_test_false_rejection": full["original_test_false_rejection"], "methods": methods,
-                "groups": full["groups"], "attributes": full["attributes"]}
+    # Everything the ppgan report says of the test faces and judges; the methods of all four settings.
+    combined = {key: value for key, value in full.items() if key not in ("workdir", "setting")}
+    combined["methods"] = methods
     with open(os.path.join(workdir, "ablation.json"), "w") as f:
         json.dump(combined, f, indent=2)
     with open(os.path.join(workdir, "ablation.md"), "w") as f:
