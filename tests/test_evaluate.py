@@ -116,3 +116,7 @@ def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tm
     assert report["methods"]["ppgan"]["facenet_rank1_reidentification"] is None
     assert set(report["groups"]["race"]) <= {"a", "b"} and report["attributes"]["race"]["test_faces"] == 6
     assert os.path.exists(os.path.join(workdir, "evaluation", "facenet_judge", "facenet_judge.json"))
+    # Again, with the judge in place: the run's own faces are not needed, the numbers are the same.
+    again = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=False, data=other, include_baselines=False,
+                                  log=lambda _: None)
+    assert np.isclose(again["methods"]["ppgan"]["facenet_deid_rate"], report["methods"]["ppgan"]["facenet_deid_rate"])

@@ -181,17 +181,19 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
 
     config = RunConfig.load(workdir)
     out = evaluation_dir(workdir, data)
-    quiet = lambda _: None  # noqa: E731
-    run_train, run_test = run.prepare_data(config, workdir, log=quiet)
-    train, test = other_dataset(config, data, test_fraction, out, log) if data else (run_train, run_test)
+    judge_dir = os.path.join(workdir, EVALUATION_SUBDIR, "facenet_judge")
+    has_judge = os.path.exists(os.path.join(judge_dir, judges.FaceNetJudge.INFO_FILENAME))
+    # The run's own faces: evaluated, or (for another dataset) only needed to train a missing judge.
+    run_faces = None if data and has_judge else run.prepare_data(config, workdir, log=lambda _: None)
+    train, test = other_dataset(config, data, test_fraction, out, log) if data else run_faces
     test = subsample_people(test, max_faces, config.seed)
     with_pairs = pairable(test.identities)
 
     # === Judges: never seen by the generator, trained and calibrated on the run's own split ===
-    judge_dir = os.path.join(workdir, EVALUATION_SUBDIR, "facenet_judge")
-    if os.path.exists(os.path.join(judge_dir, judges.FaceNetJudge.INFO_FILENAME)):
+    if has_judge:
         facenet = judges.FaceNetJudge.load(judge_dir)
     else:
+        run_train, run_test = run_faces
         facenet = judges.FaceNetJudge.train(run_train, steps=facenet_steps, seed=config.seed, log=log)
         facenet.calibrate(run_test, config.test_pairs, config.seed)
         facenet.save(judge_dir)
