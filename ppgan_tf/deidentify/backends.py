@@ -29,6 +29,11 @@ class Backend:
     def generate(self, faces, noise):
         raise NotImplementedError
 
+    def noise(self, seeds):
+        """Uniform generator noise `[len(seeds), noise_size]`: the same seed, the same new face."""
+        rows = [np.random.default_rng(seed).random(self.noise_size, dtype=np.float32) for seed in seeds]
+        return np.array(rows, np.float32).reshape(len(rows), self.noise_size)
+
     def embed(self, faces):
         raise NotImplementedError
 

@@ -125,15 +125,11 @@ class Deidentifier:
             return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[:, :, None]
         return crop
 
-    def noise(self, seed):
-        """The generator noise of a seed: the same seed, the same new face."""
-        return np.random.default_rng(seed).random(self.backend.noise_size, dtype=np.float32)
-
     def _guarded_generation(self, crop, seed, report):
         """A generated face the verificator no longer matches to `crop`, or None."""
         original = self.backend.embed(crop[None])[0] if self.guard else None
         for attempt in range(self.guard_tries):
-            fake = self.backend.generate(crop[None], self.noise(seed + attempt * 7919)[None])[0]
+            fake = self.backend.generate(crop[None], self.backend.noise([seed + attempt * 7919]))[0]
             if not np.all(np.isfinite(fake)) or fake.shape != crop.shape:
                 raise ValueError(f"generator returned {fake.shape} values, not a {crop.shape} face")
             if not self.guard:

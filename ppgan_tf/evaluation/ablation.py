@@ -12,8 +12,6 @@ import json
 import os
 import shutil
 
-import numpy as np
-
 from ppgan_tf.evaluation import evaluate
 from ppgan_tf.losses import SETTINGS
 from ppgan_tf.training import run, summaries
@@ -52,9 +50,7 @@ def run_ablation(config, workdir, facenet_steps=1000, use_dlib=True, detector=No
         )
         shared_judge = judge_dir
         backend = KerasBackend(subdir)
-        noise = np.stack([np.random.default_rng(i).random(backend.noise_size, dtype=np.float32)
-                          for i in range(len(faces))])
-        outputs[setting] = backend.generate(faces, noise)
+        outputs[setting] = backend.generate(faces, backend.noise(range(len(faces))))
 
     full = reports["ppgan"]
     methods = {setting: reports[setting]["methods"]["ppgan"] for setting in SETTINGS}

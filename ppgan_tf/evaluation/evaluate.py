@@ -222,9 +222,7 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
 
     # === Methods: PP-GAN and the baselines, on the same test faces ===
     backend = KerasBackend(workdir)
-    noise = np.stack([np.random.default_rng(i).random(backend.noise_size, dtype=np.float32)
-                      for i in range(len(test.images))])
-    methods = {"ppgan": backend.generate(test.images, noise)}
+    methods = {"ppgan": backend.generate(test.images, backend.noise(range(len(test.images))))}
     if include_baselines:
         methods.update({name: function(test.images) for name, function in baselines.baseline_suite().items()
                         if not name.startswith("k_same") or int(name.rsplit("_", 1)[1]) <= len(test.images)})
