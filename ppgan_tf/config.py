@@ -16,6 +16,16 @@ def _field(default, help_text):
     return dataclasses.field(default=default, metadata={"help": help_text})
 
 
+# Pretrained recognisers (ppgan_tf.models.recognisers) and the run's own Light CNN-9.
+TEACHER_NAMES = ("sface", "facenet")
+VERIFICATOR_NAMES = ("lightcnn", *TEACHER_NAMES)
+
+
+def split_names(text):
+    """'a+b' -> ['a', 'b'] (empty parts dropped)."""
+    return [part.strip() for part in text.split("+") if part.strip()]
+
+
 @dataclasses.dataclass
 class RunConfig:
     """Everything that defines a run. Field names are also the flag names."""
@@ -44,6 +54,9 @@ class RunConfig:
     verificator_steps: int = _field(500, "Siamese training steps.")
     verificator_batch_size: int = _field(16, "Pairs per verificator step (half positive).")
     verificator_learning_rate: float = _field(1e-4, "Adam learning rate of the verificator.")
+    verificator_teachers: str = _field("", "Pretrained recognisers V distils, e.g. 'sface' or 'sface+facenet' "
+                                           "(ppgan_tf.models.recognisers); '' trains on identities alone.")
+    distill_weight: float = _field(1.0, "Weight of the distillation loss beside the contrastive loss.")
     margin: float = _field(2.0, "Contrastive margin on unit embeddings.")
     test_pairs: int = _field(600, "Test pairs (half positive) for accuracy and its 10-fold threshold.")
 
@@ -51,6 +64,10 @@ class RunConfig:
     setting: str = _field("ppgan", "Objective: cgan, cgan_sim, cgan_verif or ppgan.")
     lambda_verif: float = _field(1.0, "Weight l1 of the verificator loss.")
     lambda_sim: float = _field(10.0, "Weight l2 of the SSIM regulator loss.")
+    verificators: str = _field("lightcnn", "What L_verif scores (x, G(x)) with: 'lightcnn' (the run's V), "
+                                           "'sface', 'facenet', or several joined by '+' (the mean of their losses).")
+    verif_warmup_steps: int = _field(0, "First steps with l1 = 0: G learns to reproduce faces before hiding them.")
+    verif_ramp_steps: int = _field(0, "Steps after the warm-up over which l1 rises linearly to lambda_verif.")
     verif_views: bool = _field(False, "Score G(x) in L_verif through a random view (shift, blur, rescale, "
                                       "colour), so fooling V takes a real change, not an adversarial pattern.")
     steps: int = _field(600, "Generator/discriminator steps.")
@@ -89,6 +106,14 @@ class RunConfig:
                      "summary_every", "sample_every", "test_pairs"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)}: must be positive")
+        for name, allowed in (("verificators", VERIFICATOR_NAMES), ("verificator_teachers", TEACHER_NAMES)):
+            unknown = [part for part in split_names(getattr(self, name)) if part not in allowed]
+            if unknown:
+                raise ValueError(f"{name}={getattr(self, name)!r}: unknown {unknown}; choose from {allowed}")
+        if not split_names(self.verificators):
+            raise ValueError("verificators is empty: name at least one, e.g. 'lightcnn'")
+        if min(self.verif_warmup_steps, self.verif_ramp_steps) < 0:
+            raise ValueError("verif_warmup_steps and verif_ramp_steps must be >= 0")
         if self.verificator_batch_size % 2:
             raise ValueError("verificator_batch_size must be even (half positive pairs)")
         return self

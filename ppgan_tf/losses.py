@@ -102,3 +102,33 @@ def generator_objective(adversarial, verif, sim, setting="ppgan", lambda_verif=1
     if use["sim"]:
         total = total + lambda_sim * sim
     return total
+
+
+def scheduled_lambda_verif(step, lambda_verif, warmup_steps=0, ramp_steps=0):
+    """l1 at `step` (1-based): 0 during the warm-up, then a linear ramp up to `lambda_verif`.
+
+    A generator that first learns to reproduce faces and then meets the identity
+    term gradually changes faces instead of painting one pattern over all of them.
+    """
+    step = tf.cast(step, tf.float32)
+    if ramp_steps <= 0:
+        return tf.where(step > warmup_steps, lambda_verif, 0.0)
+    return lambda_verif * tf.clip_by_value((step - warmup_steps) / ramp_steps, 0.0, 1.0)
+
+
+def embedding_distillation_loss(projected, teacher):
+    """1 - cosine between the student's projected embeddings and the teacher's, per example."""
+    projected = tf.math.l2_normalize(tf.cast(projected, tf.float32), axis=-1)
+    return 1.0 - tf.reduce_sum(projected * tf.cast(teacher, tf.float32), axis=-1)
+
+
+def similarity_distillation_loss(student, teacher):
+    """Squared difference of the batch's cosine-similarity matrices, per example (row).
+
+    Teaches the student the teacher's geometry itself: which faces are close,
+    whatever the embedding sizes (Tung & Mori 2019, on unit embeddings).
+    """
+    student = tf.cast(student, tf.float32)
+    teacher = tf.cast(teacher, tf.float32)
+    difference = tf.matmul(student, student, transpose_b=True) - tf.matmul(teacher, teacher, transpose_b=True)
+    return tf.reduce_mean(tf.square(difference), axis=-1)

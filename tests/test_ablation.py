@@ -26,7 +26,7 @@ def test_the_ablation_trains_and_judges_the_four_settings_alike(tmp_path):
     thresholds = set()
     for setting in SETTINGS:
         with open(os.path.join(workdir, setting, "evaluation", "report.json")) as f:
-            thresholds.add(json.load(f)["judges"]["facenet"]["threshold"])
+            thresholds.add(json.load(f)["judges"]["triplet"]["threshold"])
     assert len(thresholds) == 1
     for name in ("ablation.json", "ablation.md", "tradeoff.png", "deidentified.png"):
         assert os.path.exists(os.path.join(workdir, name)), name

@@ -150,3 +150,24 @@ def test_pairs_are_half_positive_with_correct_labels():
 def test_pairs_need_two_people():
     with pytest.raises(ValueError, match="at least 2 people"):
         pipeline.evaluation_pairs(["a", "a", "a"], 10)
+
+
+def test_several_sources_are_one_dataset_split_as_each_alone(tmp_path):
+    named = write_dataset(str(tmp_path / "people"), people=10, per_person=2)
+    anonymous = write_dataset(str(tmp_path / "photos"), people=6, per_person=1)
+    with open(anonymous) as f:  # drop the identity column: one photo per person, as UTKFace
+        rows = [line.split(",")[0] for line in f.read().splitlines()]
+    with open(anonymous, "w") as f:
+        f.write("\n".join(rows) + "\n")
+    records = manifest.load_records(f"{named},{anonymous}")
+    assert len(records) == 26
+    assert {r.attribute("dataset") for r in records} == {"people", "photos"}
+    assert len({r.key for r in records}) == 26 and records[0].key.startswith("people/")
+    photos = [r for r in records if r.attribute("dataset") == "photos"]
+    assert all(r.identity == r.key for r in photos)
+    # Split per source: each source's test people are those of a run on that source alone.
+    _, test = split.split_records(records, 0.2, "identity", "dataset", seed=0)
+    _, alone = split.split_records(manifest.load_records(named), 0.2, "identity", "", seed=0)
+    assert sorted({r.identity for r in test if r.attribute("dataset") == "people"}) == sorted({r.identity for r in alone})
+    with pytest.raises(ValueError, match="same folder name"):
+        manifest.load_records(f"{named},{named}")

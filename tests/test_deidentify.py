@@ -39,6 +39,7 @@ class StubBackend(Backend):
 
 
 def _deidentifier(detector, backend=None, **kwargs):
+    kwargs.setdefault("guard_with", "verificator")  # the stub's verificator decides the guard's verdict
     return Deidentifier(backend=backend or StubBackend(), detector=detector, **kwargs)
 
 
@@ -258,3 +259,30 @@ def test_photos_from_a_real_tiny_model_and_its_exports(detector, tmp_path):
         result, faces = Deidentifier(backend=backend, detector=detector, guard_tries=2).process(photo, seeds=[3])
         assert len(faces) == 1 and faces[0].mode in ("ppgan", "blur") and faces[0].guard_tries >= 1
         assert not np.array_equal(result, photo)
+
+
+class _FaceSwapBackend(StubBackend):
+    """Returns the face it is given (no privacy at all) or another ORL person's face, aligned the same way."""
+
+    image_size, channels = 128, 3
+
+    def __init__(self, replacement=None):
+        super().__init__()
+        self.replacement = replacement
+
+    def generate(self, faces, noise):
+        return faces.copy() if self.replacement is None else self.replacement[None].copy()
+
+
+def test_the_sface_guard_rejects_a_copy_of_the_face_and_passes_another_person(detector):
+    from ppgan_tf.faces import alignment
+
+    photo, _ = face_photo(person=1)
+    other, _ = face_photo(person=2)
+    other_face = detector.detect(other)[0]
+    other_crop = alignment.align_face(other, other_face.landmarks, 128, 0.2).crop
+    _, faces = Deidentifier(backend=_FaceSwapBackend(), detector=detector, guard_tries=2).process(photo)
+    assert faces[0].guard_tries == 2 and not faces[0].guard_passed
+    assert faces[0].fallback == "guard" and faces[0].mode == "blur"
+    _, faces = Deidentifier(backend=_FaceSwapBackend(other_crop), detector=detector).process(photo)
+    assert faces[0].guard_passed and faces[0].guard_tries == 1 and faces[0].mode == "ppgan"

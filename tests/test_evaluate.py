@@ -48,13 +48,13 @@ def test_a_report_is_written_for_a_tiny_run(tmp_path):
     for name in ("report.json", "report.md", "tradeoff.png", "facenet_judge/facenet_judge.keras"):
         assert os.path.exists(os.path.join(out, name)), name
     assert {"ppgan", "blur_sigma2", "pixelate_8", "black_mask", "k_same_2"} <= set(report["methods"])
-    assert set(report["judges"]) == {"facenet", "dlib", "dlib_10fold"}
+    assert set(report["judges"]) == {"triplet", "facenet", "sface", "dlib", "dlib_10fold"}
     assert report["judges"]["dlib"]["threshold"] == 0.6
     mask = report["methods"]["black_mask"]
     assert mask["detection_rate"] == 0.0 and mask["detection_rate_padded"] == 0.0
     assert report["original_detection_rate"] == 1.0
     for row in report["methods"].values():
-        assert 0.0 <= row["facenet_deid_rate"] <= 1.0 and -1.0 <= row["ssim"] <= 1.0
+        assert 0.0 <= row["triplet_deid_rate"] <= 1.0 and -1.0 <= row["ssim"] <= 1.0
         assert 0 <= row["dlib_identity_switches"] <= report["test_faces"]
     with open(os.path.join(out, "report.json")) as f:
         assert json.load(f)["test_faces"] == report["test_faces"]
@@ -70,7 +70,7 @@ def test_a_report_is_written_for_a_tiny_run(tmp_path):
     assert "| ppgan |" in text and "## By gender" in text and "## Attribute preservation: gender" in text
     # A second evaluation reuses the trained judge.
     again = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=False, log=lambda _: None)
-    assert again["judges"]["facenet"]["threshold"] == report["judges"]["facenet"]["threshold"]
+    assert again["judges"]["triplet"]["threshold"] == report["judges"]["triplet"]["threshold"]
     assert np.isclose(again["methods"]["ppgan"]["ssim"], report["methods"]["ppgan"]["ssim"])
 
 
@@ -111,12 +111,27 @@ def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tm
     with open(os.path.join(workdir, "split.json")) as f:
         assert json.load(f)["params"]["data"] == data  # the run's own split is untouched
     assert report["test_faces"] == report["test_people"] == 6 and set(report["methods"]) == {"ppgan"}
-    assert set(report["judges"]) == {"facenet", "dlib"}  # no 10-fold threshold without positive pairs
-    assert report["original_test_false_rejection"] == {"facenet": None, "dlib": None}
-    assert report["methods"]["ppgan"]["facenet_rank1_reidentification"] is None
+    assert set(report["judges"]) == {"triplet", "facenet", "sface", "dlib"}  # no 10-fold threshold without positive pairs
+    assert report["original_test_false_rejection"] == {"triplet": None, "facenet": None, "sface": None, "dlib": None}
+    assert report["methods"]["ppgan"]["triplet_rank1_reidentification"] is None
     assert set(report["groups"]["race"]) <= {"a", "b"} and report["attributes"]["race"]["test_faces"] == 6
     assert os.path.exists(os.path.join(workdir, "evaluation", "facenet_judge", "facenet_judge.json"))
     # Again, with the judge in place: the run's own faces are not needed, the numbers are the same.
     again = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=False, data=other, include_baselines=False,
                                   log=lambda _: None)
-    assert np.isclose(again["methods"]["ppgan"]["facenet_deid_rate"], report["methods"]["ppgan"]["facenet_deid_rate"])
+    assert np.isclose(again["methods"]["ppgan"]["triplet_deid_rate"], report["methods"]["ppgan"]["triplet_deid_rate"])
+
+
+def test_judges_the_generator_trained_against_are_refused():
+    judges, refused = evaluate.pretrained_judges(["facenet", "sface"], ["sface"], log=lambda _: None)
+    assert [judge.name for judge in judges] == ["facenet"]
+    assert set(refused) == {"sface"} and "trained against" in refused["sface"]
+
+
+def test_what_a_run_trained_against_includes_its_verificators_teachers():
+    from conftest import tiny_config
+    from ppgan_tf.training import run
+
+    assert run.trained_against(tiny_config(), {}) == []
+    assert run.trained_against(tiny_config(verificators="lightcnn+sface"), {"teachers": []}) == ["sface"]
+    assert run.trained_against(tiny_config(), {"teachers": ["facenet"]}) == ["facenet"]

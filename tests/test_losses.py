@@ -61,3 +61,21 @@ def test_the_four_settings_select_their_terms(setting, expected):
 def test_unknown_setting_is_refused():
     with pytest.raises(ValueError, match="Unknown setting"):
         losses.generator_objective(1.0, 1.0, 1.0, "pix2pix")
+
+
+def test_scheduled_lambda_verif():
+    at = lambda step, **kw: float(losses.scheduled_lambda_verif(step, 3.0, **kw))  # noqa: E731
+    assert at(1) == 3.0
+    assert at(10, warmup_steps=10) == 0.0 and at(11, warmup_steps=10) == 3.0
+    assert [at(s, warmup_steps=2, ramp_steps=3) for s in (2, 3, 4, 5, 9)] == pytest.approx([0, 1, 2, 3, 3])
+
+
+def test_distillation_losses_vanish_on_the_teacher_and_grow_away_from_it():
+    teacher = tf.math.l2_normalize(tf.random.normal([6, 8], seed=1), axis=-1)
+    np.testing.assert_allclose(losses.embedding_distillation_loss(3.0 * teacher, teacher), 0.0, atol=1e-6)
+    np.testing.assert_allclose(losses.embedding_distillation_loss(-teacher, teacher), 2.0, atol=1e-6)
+    # Similarity distillation only sees the geometry: a rotation of the teacher costs nothing.
+    rotation = tf.linalg.qr(tf.random.normal([8, 8], seed=2))[0]
+    np.testing.assert_allclose(losses.similarity_distillation_loss(teacher @ rotation, teacher), 0.0, atol=1e-5)
+    shuffled = tf.gather(teacher, [1, 0, 3, 2, 5, 4])
+    assert float(tf.reduce_mean(losses.similarity_distillation_loss(shuffled, teacher))) > 0.01

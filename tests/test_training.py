@@ -123,3 +123,43 @@ def test_verif_views_changes_the_verif_term_only(tmp_path):
     assert terms[True]["verif"] != terms[False]["verif"]
     for name in ("adversarial", "sim", "discriminator"):
         np.testing.assert_allclose(terms[True][name], terms[False][name], rtol=1e-5)
+
+
+class _Projection:
+    """A stand-in pretrained recogniser: a fixed random projection of the face, unit-normalised."""
+
+    trainable = False
+    threshold = 1.0
+
+    def __init__(self, size, dim=8, seed=3):
+        self.matrix = tf.constant(np.random.default_rng(seed).normal(size=(size * size, dim)), tf.float32)
+
+    def __call__(self, images, training=False):
+        flat = tf.reshape(tf.cast(images[..., :1], tf.float32), [tf.shape(images)[0], -1])
+        return tf.math.l2_normalize(flat @ self.matrix, axis=-1)
+
+    def embed(self, images_uint8):
+        return self(tf.cast(images_uint8, tf.float32) / 127.5 - 1.0).numpy()
+
+
+def test_an_ensemble_averages_the_verificators_losses(tmp_path):
+    config = tiny_config()
+    faces = _faces()
+    verificator, stand_in = _verificator(config), _Projection(config.image_size)
+    losses_alone = []
+    for verificators in ({"lightcnn": verificator}, {"other": stand_in},
+                         {"lightcnn": verificator, "other": stand_in}):
+        keras.utils.set_random_seed(0)
+        trainer = ppgan.PPGANTrainer(config, verificators, tf.distribute.get_strategy(),
+                                     str(tmp_path / "+".join(verificators)))
+        losses_alone.append(float(trainer.train_step(_batch(config, faces))["verif"]))
+    # The same seed builds the same G, so the first step's G(x) is the same in all three.
+    np.testing.assert_allclose(losses_alone[2], (losses_alone[0] + losses_alone[1]) / 2, rtol=1e-4)
+
+
+def test_lambda_verif_is_zero_in_the_warm_up_then_ramps(tmp_path):
+    config = tiny_config(verif_warmup_steps=2, verif_ramp_steps=4, lambda_verif=2.0)
+    trainer = ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(), str(tmp_path))
+    batch = _batch(config, _faces())
+    seen = [float(trainer.train_step(batch)["lambda_verif"]) for _ in range(7)]
+    np.testing.assert_allclose(seen, [0.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.0], atol=1e-6)

@@ -91,8 +91,49 @@ def load_records(source):
     """Face records of a data source: a manifest CSV, a folder tree, TFRecords, or 'builtin:NAME'.
 
     TFRecords (a file pattern containing '.tfrecord', as written by the Beam
-    preprocessing) are read whole, their crops kept in memory.
+    preprocessing) are read whole, their crops kept in memory. Several sources
+    joined by commas are read as one dataset (see `combine_sources`).
     """
+    if "," in source:
+        return combine_sources([part.strip() for part in source.split(",") if part.strip()])
+    return _load_one_source(source)
+
+
+def source_name(source):
+    """A short name for a source: its manifest's folder, or the folder itself."""
+    path = resolve_source(source)
+    folder = os.path.dirname(os.path.abspath(path)) if os.path.isfile(path) else path.rstrip("/")
+    return os.path.basename(folder)
+
+
+def combine_sources(sources):
+    """The records of several sources as one dataset.
+
+    Every record gains the attribute `dataset` (its source's folder name), so
+    `--stratify_by=dataset` splits each source on its own, exactly as a run on
+    that source alone would. Keys are prefixed with that name to stay unique;
+    identities are kept, except that a photo without one (UTKFace) becomes its
+    own person, named by its key.
+    """
+    names = [source_name(source) for source in sources]
+    if len(set(names)) != len(names):
+        raise ValueError(f"data sources {sources}: two have the same folder name {names}")
+    records = []
+    for source, name in zip(sources, names):
+        for record in _load_one_source(source):
+            records.append(dataclasses.replace(
+                record, key=f"{name}/{record.key}",
+                attributes=(*[a for a in record.attributes if a[0] != "dataset"], ("dataset", name)),
+            ))
+    return each_photo_a_person(records)
+
+
+def each_photo_a_person(records):
+    """Records whose identity is missing become their own person, named by their key."""
+    return [record if record.identity else dataclasses.replace(record, identity=record.key) for record in records]
+
+
+def _load_one_source(source):
     from ppgan_tf.data import tfrecords
 
     if tfrecords.is_tfrecord_source(source):

@@ -34,7 +34,9 @@ def parse_args(argv):
     parser.add_argument("--max-side", type=int, default=1280, help="photos are downscaled to this for detection")
     parser.add_argument("--margin", type=float, default=0.2, help="alignment margin the model was trained with")
     parser.add_argument("--guard-tries", type=int, default=3, help="generations the privacy guard may try per face")
-    parser.add_argument("--no-guard", action="store_true", help="do not check generated faces with the verificator")
+    parser.add_argument("--no-guard", action="store_true", help="do not check generated faces with a recogniser")
+    parser.add_argument("--guard-with", choices=("sface", "verificator"), default="sface",
+                        help="the guard's recogniser: SFace (default) or the model's own verificator")
     parser.add_argument("--fallback", choices=MODES[1:], default="blur", help="for faces the guard rejects")
     parser.add_argument("--aligned", action="store_true", help="inputs are aligned face crops: no detection")
     parser.add_argument("--keep-audio", action="store_true", help="copy videos' audio (ffmpeg from imageio-ffmpeg)")
@@ -188,7 +190,7 @@ def main(argv=None):
     try:
         deidentifier = Deidentifier(
             args.model, args.replacewith, args.thresh, args.min_face_size, args.max_side, args.margin,
-            guard=not args.no_guard, guard_tries=args.guard_tries, fallback=args.fallback, draw_boxes=args.boxes,
+            guard=not args.no_guard, guard_with=args.guard_with, guard_tries=args.guard_tries, fallback=args.fallback, draw_boxes=args.boxes,
         )
     except (ValueError, OSError) as error:
         log(f"error: {error}")

@@ -35,8 +35,12 @@ class Deidentifier:
         replacewith: 'ppgan', 'blur', 'mosaic' or 'solid'.
         threshold, min_face_size, max_side: detector settings.
         margin: alignment margin the generator was trained with.
-        guard: compare each generated face with the original using the
-            verificator and resample the noise while they still match.
+        guard: compare each generated face with the original and resample
+            the noise while a recogniser still matches them.
+        guard_with: who judges for the guard: 'sface' (default; SFace, a
+            99.5% LFW recogniser the model did not necessarily train against,
+            at its published threshold), 'verificator' (the model's own), or
+            any object with `embed(uint8 faces)` and `threshold`.
         guard_tries: generations tried before falling back.
         fallback: what replaces a face the guard could not make unrecognisable.
         fail_mode: what replaces a face whose processing raised an error.
@@ -49,7 +53,7 @@ class Deidentifier:
     """
 
     def __init__(self, model=None, replacewith="ppgan", threshold=0.9, min_face_size=20, max_side=1280,
-                 margin=0.2, guard=True, guard_tries=3, fallback="blur", fail_mode="solid",
+                 margin=0.2, guard=True, guard_with="sface", guard_tries=3, fallback="blur", fail_mode="solid",
                  draw_boxes=False, backend=None, detector=None):
         if replacewith not in MODES:
             raise ValueError(f"replacewith={replacewith!r}: choose from {MODES}")
@@ -69,9 +73,9 @@ class Deidentifier:
             from ppgan_tf.deidentify.backends import load_backend
 
             self.backend = load_backend(model)
-        self.guard = guard and self.backend is not None and self.backend.has_verificator
-        if guard and replacewith == "ppgan" and not self.guard:
-            raise ValueError(f"{self.backend.name}: no verificator for the privacy guard (use guard=False to go without)")
+        self.guard = None
+        if guard and replacewith == "ppgan":
+            self.guard = self._guard_recogniser(guard_with, margin)
         if detector is None:
             from ppgan_tf.faces.detection import FaceDetector
 
@@ -79,6 +83,20 @@ class Deidentifier:
         self.detector = detector
         if self.backend is not None:
             self._mask = replace.face_mask(self.backend.image_size, margin)
+
+    def _guard_recogniser(self, guard_with, margin):
+        if guard_with == "verificator":
+            if not self.backend.has_verificator:
+                raise ValueError(f"{self.backend.name}: no verificator for the privacy guard "
+                                 "(use guard_with='sface', or guard=False to go without)")
+            return self.backend
+        if guard_with == "sface":
+            from ppgan_tf.models import recognisers
+
+            return recognisers.SFace(margin=margin)
+        if hasattr(guard_with, "embed") and hasattr(guard_with, "threshold"):
+            return guard_with
+        raise ValueError(f"guard_with={guard_with!r}: 'sface', 'verificator' or an object with embed and threshold")
 
     # === One image ===
 
@@ -126,17 +144,17 @@ class Deidentifier:
         return crop
 
     def _guarded_generation(self, crop, seed, report):
-        """A generated face the verificator no longer matches to `crop`, or None."""
-        original = self.backend.embed(crop[None])[0] if self.guard else None
+        """A generated face the guard's recogniser no longer matches to `crop`, or None."""
+        original = self.guard.embed(crop[None])[0] if self.guard is not None else None
         for attempt in range(self.guard_tries):
             fake = self.backend.generate(crop[None], self.backend.noise([seed + attempt * 7919]))[0]
             if not np.all(np.isfinite(fake)) or fake.shape != crop.shape:
                 raise ValueError(f"generator returned {fake.shape} values, not a {crop.shape} face")
-            if not self.guard:
+            if self.guard is None:
                 return fake
             report.guard_tries = attempt + 1
-            distance = float(np.linalg.norm(self.backend.embed(fake[None])[0] - original))
-            if distance >= self.backend.threshold:
+            distance = float(np.linalg.norm(self.guard.embed(fake[None])[0] - original))
+            if distance >= self.guard.threshold:
                 report.guard_passed = True
                 return fake
         return None

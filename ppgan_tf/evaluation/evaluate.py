@@ -10,7 +10,6 @@ WORKDIR/evaluation_<its folder name>.
 """
 
 import collections
-import dataclasses
 import json
 import os
 
@@ -64,7 +63,7 @@ def other_dataset(config, data, test_fraction, out, log):
     records = manifest.load_records(data)
     anonymous = all(not record.identity for record in records)
     if anonymous:
-        records = [dataclasses.replace(record, identity=record.key) for record in records]
+        records = manifest.each_photo_a_person(records)
         log(f"{data}: no identities, each photo taken as its own person")
     other = config.replace(data=data, test_fraction=test_fraction, stratify_by="",
                            split_unit="image" if anonymous else config.split_unit)
@@ -159,9 +158,31 @@ def original_false_rejections(judge, faces, threshold, num_pairs, seed=0):
     return metrics.false_rejection_rate(embeddings[first[positive]], embeddings[second[positive]], threshold)
 
 
+def pretrained_judges(names, trained_against, log=print):
+    """The pretrained recognisers named, minus those the generator trained against: (judges, refused).
+
+    A network the generator learnt from (directly in L_verif, or as the
+    teacher of its verificator) would judge what it taught; it is refused
+    and the report says so.
+    """
+    from ppgan_tf.models import recognisers
+
+    chosen, refused = [], {}
+    for name in names:
+        if name in trained_against:
+            refused[name] = "the generator trained against it"
+            log(f"judge {name} refused: the generator trained against it")
+            continue
+        try:
+            chosen.append(recognisers.load_recogniser(name))
+        except ImportError as error:
+            log(f"judge {name} skipped: {error}")
+    return chosen, refused
+
+
 def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_faces=None, group_by=(),
                  attributes=(), attribute_steps=500, include_baselines=True, data=None, test_fraction=0.5,
-                 log=print):
+                 pretrained=("facenet", "sface"), log=print):
     """Evaluates WORKDIR's generator against the baselines; returns the report it writes.
 
     By default on the run's own test faces (people unseen in training). With
@@ -176,6 +197,10 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
     get every metric of their own, as the paper reports per group;
     `attributes` names those for which a classifier trained on the original
     training faces is scored on each method's outputs (attribute preservation).
+
+    `pretrained` names pretrained recognisers (`ppgan_tf.models.recognisers`)
+    that judge too, at their published thresholds, unless the run trained
+    against them (see `pretrained_judges`).
     """
     from ppgan_tf.deidentify.backends import KerasBackend
 
@@ -198,8 +223,13 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
         facenet.calibrate(run_test, config.test_pairs, config.seed)
         facenet.save(judge_dir)
     # (report name, judge, threshold); dlib is judged at its published threshold and at a 10-fold one.
-    judge_list = [("facenet", facenet, facenet.threshold)]
-    judge_info = {"facenet": {"threshold": facenet.threshold, "test_accuracy": facenet.info["test_accuracy"]}}
+    judge_list = [("triplet", facenet, facenet.threshold)]
+    judge_info = {"triplet": {"threshold": facenet.threshold, "test_accuracy": facenet.info["test_accuracy"]}}
+    trained_against = run.trained_against(config, run.load_verificator_info(config, workdir))
+    chosen, refused = pretrained_judges(pretrained, trained_against, log)
+    for judge in chosen:
+        judge_list.append((judge.name, judge, judge.threshold))
+        judge_info[judge.name] = {"threshold": judge.threshold, "test_accuracy": None}
     if use_dlib:
         try:
             dlib_judge = judges.DlibJudge()
@@ -273,6 +303,8 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
         "test_faces": len(test.images),
         "test_people": len(set(test.identities)),
         "judges": judge_info,
+        "trained_against": trained_against,
+        "refused_judges": refused,
         "original_test_false_rejection": originals,
         "methods": rows,
         "groups": groups,
@@ -296,7 +328,10 @@ def markdown_report(report):
         [f"{j} rank-1" for j in judge_names]
     lines = ["# Evaluation", "",
              f"{report['test_faces']} test faces of {report['test_people']} people unseen in training"
-             + (f", from {report['data']}." if report.get("data") else "."), ""]
+             + (f", from {report['data']}." if report.get("data") else "."), "",
+             "The generator trained against: " + (", ".join(report["trained_against"]) or "its own verificator only")
+             + ". " + "".join(f"Judge `{name}` refused: {why}. " for name, why in report["refused_judges"].items()),
+             ""]
     for name, info in report["judges"].items():
         line = f"- judge `{name}`: threshold {info['threshold']:.3f}"
         if info["test_accuracy"] is not None:

@@ -131,7 +131,7 @@ class FaceNetJudge:
         self.model = model
         self.threshold = threshold
         self.info = info or {}
-        self.name = "facenet"
+        self.name = "triplet"
 
     def embed(self, images_uint8):
         return verificator_pretraining.embed(self.model, images_uint8)

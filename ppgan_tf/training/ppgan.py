@@ -13,7 +13,8 @@ from ppgan_tf.data import pipeline
 from ppgan_tf.models import PatchDiscriminator, UNetGenerator
 from ppgan_tf.training import runtime, summaries, views
 
-LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "discriminator", "discriminator_accuracy")
+LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "discriminator", "discriminator_accuracy",
+              "lambda_verif")
 
 
 def build_generator(config):
@@ -38,20 +39,23 @@ class PPGANTrainer:
     """Owns G, D, their optimisers and checkpoints, and trains them against V.
 
     Build and train inside one `tf.distribute` strategy; the frozen
-    verificator must have been created in the same strategy's scope.
+    verificators must have been created in the same strategy's scope.
 
     Args:
         config: `RunConfig`.
-        verificator: the frozen `LightCNN9`.
+        verificators: the frozen network L_verif uses (the run's `LightCNN9`),
+            or a dict of named ones (e.g. {"lightcnn": V, "sface": SFace()}),
+            whose losses are averaged: an ensemble.
         strategy: a `tf.distribute.Strategy`.
         checkpoint_dir: where checkpoints are written and resumed from.
     """
 
-    def __init__(self, config, verificator, strategy, checkpoint_dir):
+    def __init__(self, config, verificators, strategy, checkpoint_dir):
         self.config = config
         self.strategy = strategy
-        self.verificator = verificator
-        self.verificator.trainable = False
+        self.verificators = dict(verificators) if isinstance(verificators, dict) else {"lightcnn": verificators}
+        for verificator in self.verificators.values():
+            verificator.trainable = False
         shape = [1, config.image_size, config.image_size, config.channels]
         with strategy.scope():
             keras.utils.set_random_seed(config.seed)
@@ -108,14 +112,18 @@ class PPGANTrainer:
             fake_logits = self.discriminator(fake, training=True)
             adversarial = losses.generator_adversarial_loss(fake_logits)
             verificator_input = views.random_views(fake, batch["noise_seeds"]) if config.verif_views else fake
-            verif = losses.verificator_loss(
-                self.verificator(real, training=False),
-                self.verificator(verificator_input, training=False),
-                config.margin,
-            )
+            verif = tf.add_n([
+                losses.verificator_loss(
+                    verificator(real, training=False), verificator(verificator_input, training=False), config.margin
+                )
+                for verificator in self.verificators.values()
+            ]) / len(self.verificators)
             sim = losses.ssim_loss(real, fake)
+            lambda_verif = losses.scheduled_lambda_verif(
+                self.step + 1, config.lambda_verif, config.verif_warmup_steps, config.verif_ramp_steps
+            )
             generator_total = losses.generator_objective(
-                adversarial, verif, sim, config.setting, config.lambda_verif, config.lambda_sim
+                adversarial, verif, sim, config.setting, lambda_verif, config.lambda_sim
             )
             discriminator = losses.discriminator_loss(real_logits, fake_logits)
             generator_loss = tf.nn.compute_average_loss(generator_total, global_batch_size=global_batch)
@@ -136,9 +144,8 @@ class PPGANTrainer:
             tf.reduce_mean(tf.cast(tf.cast(real_logits, tf.float32) > 0, tf.float32), axis=[1, 2, 3])
             + tf.reduce_mean(tf.cast(tf.cast(fake_logits, tf.float32) < 0, tf.float32), axis=[1, 2, 3])
         )
-        terms = dict(
-            zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, discriminator, accuracy))
-        )
+        terms = dict(zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, discriminator, accuracy,
+                                      tf.fill(tf.shape(verif), lambda_verif))))
         # Sums over this replica divided by the global batch: summed over replicas, the mean.
         return {name: tf.reduce_sum(value) / global_batch for name, value in terms.items()}
 

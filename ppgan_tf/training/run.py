@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from ppgan_tf.config import split_names
 from ppgan_tf.data import images as face_images
 from ppgan_tf.data import manifest, split
 from ppgan_tf.evaluation import metrics
@@ -75,8 +76,18 @@ def verificator_dir(config, workdir):
     return config.verificator_dir or os.path.join(workdir, VERIFICATOR_SUBDIR)
 
 
+def load_verificator_info(config, workdir):
+    """The info saved beside a run's verificator (threshold, accuracy, teachers), or {} if none yet."""
+    path = os.path.join(verificator_dir(config, workdir), verificator_pretraining.INFO_FILENAME)
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def pretrain_verificator(config, workdir, log=print):
     """Trains the verificator of a run into WORKDIR/verificator; returns its info."""
+    runtime.set_precision(config.precision)
     config.save(workdir)
     train, test = prepare_data(config, workdir, log)
     return verificator_pretraining.train_verificator(
@@ -92,19 +103,56 @@ def _checkpoint_dir(workdir, chief):
     return os.path.join(workdir, f"scratch_{task_type}_{index}", "checkpoints")
 
 
-def evaluate_generator(trainer, verificator, threshold, test_faces, seed=0):
-    """De-identification rate and SSIM of the generator on the test faces, noise fixed."""
+def dlib_judge_or_none(log=print):
+    """dlib's recogniser at its published threshold when the [eval] extra is installed, else None."""
+    try:
+        from ppgan_tf.evaluation.judges import DlibJudge
+
+        return DlibJudge()
+    except ImportError as error:
+        log(f"no dlib judge in metrics.json: {error}")
+        return None
+
+
+def evaluate_generator(trainer, verificator, threshold, test_faces, seed=0, judge=None):
+    """De-identification rates and SSIM of the generator on the test faces, noise fixed.
+
+    `deid_rate_own_verificator` is measured by the run's own V, which G
+    trained against: it says what G learnt, not how private its faces are.
+    Each pretrained recogniser G trained against gives `deid_rate_<name>` (at
+    its published threshold); an independent `judge` (dlib) gives
+    `deid_rate_<judge name>`.
+    """
     noise_seeds = np.arange(len(test_faces.images), dtype=np.int64) + seed * (1 << 40)
     fakes = trainer.deidentify(test_faces.images, noise_seeds)
-    original = verificator_pretraining.embed(verificator, test_faces.images)
-    deidentified = verificator_pretraining.embed(verificator, fakes)
     ssim = metrics.ssim_per_image(
         test_faces.images.astype(np.float32) / 127.5 - 1.0, fakes.astype(np.float32) / 127.5 - 1.0
     )
+    rates = {
+        "deid_rate_own_verificator": metrics.deidentification_rate(
+            verificator_pretraining.embed(verificator, test_faces.images),
+            verificator_pretraining.embed(verificator, fakes), threshold,
+        ),
+    }
+    for name, recogniser in trainer.verificators.items():
+        if name != "lightcnn":
+            rates[f"deid_rate_{name}"] = metrics.deidentification_rate(
+                recogniser.embed(test_faces.images), recogniser.embed(fakes), recogniser.threshold
+            )
+    if judge is not None:
+        rates[f"deid_rate_{judge.name}"] = metrics.deidentification_rate(
+            judge.embed(test_faces.images), judge.embed(fakes), judge.threshold
+        )
+    return {**rates, "ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
+
+
+def load_verificators(config, verificator):
+    """The networks L_verif uses, by name: the run's V as 'lightcnn', the pretrained recognisers as named."""
+    from ppgan_tf.models import recognisers
+
     return {
-        "deid_rate": metrics.deidentification_rate(original, deidentified, threshold),
-        "ssim": float(np.mean(ssim)),
-        "ssim_std": float(np.std(ssim)),
+        name: verificator if name == "lightcnn" else recognisers.load_recogniser(name)
+        for name in split_names(config.verificators)
     }
 
 
@@ -134,7 +182,9 @@ def train_ppgan(config, workdir, log=print):
         verificator, verificator_info = verificator_pretraining.load_verificator(v_dir)
 
     checkpoint_dir = _checkpoint_dir(workdir, chief)
-    trainer = ppgan.PPGANTrainer(config, verificator, strategy, checkpoint_dir)
+    with strategy.scope():
+        verificators = load_verificators(config, verificator)
+    trainer = ppgan.PPGANTrainer(config, verificators, strategy, checkpoint_dir)
     log(
         f"training {config.setting} for {config.steps} steps, batch {config.batch_size}, "
         f"{strategy.num_replicas_in_sync} replica(s), precision {precision}"
@@ -147,11 +197,13 @@ def train_ppgan(config, workdir, log=print):
         shutil.rmtree(os.path.dirname(checkpoint_dir), ignore_errors=True)
         return {}
 
-    evaluation = evaluate_generator(trainer, verificator, verificator_info["threshold"], test, config.seed)
+    evaluation = evaluate_generator(trainer, verificator, verificator_info["threshold"], test, config.seed,
+                                    judge=dlib_judge_or_none(log))
     trainer.generator.save(os.path.join(workdir, GENERATOR_FILENAME))
     results = {
         "verificator_test_accuracy": verificator_info["test_accuracy"],
         "verificator_threshold": verificator_info["threshold"],
+        "trained_against": trained_against(config, verificator_info),
         **evaluation,
         "steps": int(trainer.step.numpy()),
         "steps_this_run": trained,
@@ -170,11 +222,27 @@ def train_ppgan(config, workdir, log=print):
     return results
 
 
+def trained_against(config, verificator_info):
+    """The pretrained recognisers a run's generator learnt from, directly or through V's distillation.
+
+    No evaluation may judge the run with these (ppgan_tf.evaluation refuses them).
+    """
+    direct = [name for name in split_names(config.verificators) if name != "lightcnn"]
+    return sorted(set(direct) | set(verificator_info.get("teachers", [])))
+
+
 def describe_workdir(workdir, results):
     """The closing lines of a run: its numbers and where everything is."""
+    independent = [key for key in results if key.startswith("deid_rate_")
+                   and key[len("deid_rate_"):] not in ("own_verificator", "lightcnn", *results["trained_against"])]
     lines = [
-        f"de-identification rate {results['deid_rate']:.3f}, SSIM {results['ssim']:.3f}, "
-        f"verificator accuracy {results['verificator_test_accuracy']:.3f}, "
+        f"de-identification rate {results['deid_rate_own_verificator']:.3f} against the run's own verificator "
+        f"(what G trained against: not a privacy measure)",
+        *(f"de-identification rate {results[key]:.3f} against {key[len('deid_rate_'):]} (trained against)"
+          for key in results if key[len("deid_rate_"):] in results["trained_against"]),
+        *(f"de-identification rate {results[key]:.3f} against {key[len('deid_rate_'):]}, an independent judge "
+          f"at its published threshold" for key in independent),
+        f"SSIM {results['ssim']:.3f}, verificator accuracy {results['verificator_test_accuracy']:.3f}, "
         f"{results['images_per_second']:.1f} images/s, {results['wall_seconds']:.0f} s",
         f"work directory: {os.path.abspath(workdir)}",
     ]

@@ -10,9 +10,11 @@ import tensorflow as tf
 import tqdm
 
 from ppgan_tf import losses
+from ppgan_tf.config import split_names
 from ppgan_tf.data import pipeline
+from ppgan_tf.data.images import FaceSet
 from ppgan_tf.evaluation import metrics
-from ppgan_tf.models import LightCNN9
+from ppgan_tf.models import LightCNN9, recognisers
 
 MODEL_FILENAME = "verificator.keras"
 INFO_FILENAME = "verificator.json"
@@ -36,16 +38,67 @@ def embed(verificator, images_uint8, batch_size=64):
 def evaluate_verificator(verificator, faces, num_pairs, seed=0):
     """Accuracy on balanced test pairs, threshold chosen by 10-fold cross-validation."""
     first, second, same = pipeline.evaluation_pairs(faces.identities, num_pairs, seed)
-    embeddings = embed(verificator, faces.images)
+    # Pretrained recognisers embed uint8 faces themselves; Keras verificators go through `embed`.
+    embeddings = verificator.embed(faces.images) if hasattr(verificator, "embed") else embed(verificator, faces.images)
     distances = np.linalg.norm(embeddings[first] - embeddings[second], axis=-1)
     return metrics.ten_fold_threshold(distances, same, seed=seed)
 
 
+def teacher_embeddings(faces, teachers, cache_dir=None, log=print):
+    """What the pretrained `teachers` make of every face and of its mirror image: float32 `[N, 2, D]`.
+
+    Each teacher's unit embedding, concatenated and scaled by 1/sqrt(teachers),
+    so the target is a unit vector whose cosine with another is the mean of
+    the teachers' cosines. Cached in `cache_dir` under the teachers' names and
+    reused while the faces (by key) are the same.
+    """
+    keys = np.array([record.key for record in faces.records])
+    cache = os.path.join(cache_dir, f"teacher_embeddings_{'+'.join(teachers)}.npz") if cache_dir else None
+    if cache and os.path.exists(cache):
+        with np.load(cache) as saved:
+            if np.array_equal(saved["keys"], keys):
+                return saved["embeddings"]
+    parts = []
+    for name in teachers:
+        started = time.time()
+        teacher = recognisers.load_recogniser(name)
+        both = [teacher.embed(images) for images in (faces.images, faces.images[:, :, ::-1])]
+        parts.append(np.stack(both, axis=1))
+        log(f"teacher {name}: {len(keys)} faces and their mirror images in {time.time() - started:.0f} s")
+    embeddings = (np.concatenate(parts, axis=-1) / np.sqrt(len(teachers))).astype(np.float32)
+    if cache:
+        os.makedirs(cache_dir, exist_ok=True)
+        np.savez(cache, keys=keys, embeddings=embeddings)
+    return embeddings
+
+
+def accuracy_by_dataset(verificator, faces, num_pairs, seed=0):
+    """10-fold test accuracy on each source dataset's own pairs (records with a `dataset` attribute)."""
+    groups = {}
+    for index, record in enumerate(faces.records):
+        if record.attribute("dataset"):
+            groups.setdefault(record.attribute("dataset"), []).append(index)
+    results = {}
+    for name, indices in sorted(groups.items()):
+        subset = FaceSet(faces.images[indices], [faces.records[i] for i in indices], [])
+        try:
+            results[name] = evaluate_verificator(verificator, subset, num_pairs, seed).accuracy
+        except ValueError:  # no pairs in this source (one photo per person)
+            continue
+    return results
+
+
 def train_verificator(config, train_faces, test_faces, out_dir, log=print):
-    """Trains Light CNN-9 with the contrastive loss and saves it into `out_dir`.
+    """Trains Light CNN-9 with the contrastive loss (and distillation from teachers) and saves it.
+
+    With `config.verificator_teachers`, V also learns what the pretrained
+    recognisers make of each training face: a linear head maps V's embedding
+    onto the teachers' (cosine loss), and V's own cosine similarities within
+    the batch are pulled onto the teachers' (so its distances, which L_verif
+    uses, follow theirs). Both weigh `config.distill_weight`.
 
     Args:
-        config: `RunConfig`; uses the verificator_* fields, margin, seed.
+        config: `RunConfig`; uses the verificator_* fields, distill_weight, margin, seed.
         train_faces, test_faces: `FaceSet`s from the run's split.
         out_dir: folder for `verificator.keras` and `verificator.json`.
         log: where progress lines go.
@@ -58,30 +111,45 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
         channels=config.channels, width=config.verificator_width, embedding_dim=config.embedding_dim
     )
     verificator(tf.zeros([1, config.image_size, config.image_size, config.channels]))
+    teachers = split_names(config.verificator_teachers)
+    targets = teacher_embeddings(train_faces, teachers, out_dir, log) if teachers else None
+    head = keras.layers.Dense(targets.shape[-1], use_bias=False, dtype="float32", name="teacher_head") if teachers else None
+    trained = verificator.trainable_variables
+    if head is not None:
+        head.build((None, config.embedding_dim))
+        trained = trained + head.trainable_variables
     optimizer = keras.optimizers.Adam(config.verificator_learning_rate)
 
     @tf.function
-    def train_step(images_a, images_b, same):
+    def train_step(images_a, images_b, same, targets_a, targets_b):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(
-                losses.contrastive_loss(
-                    verificator(images_a, training=True),
-                    verificator(images_b, training=True),
-                    same,
-                    config.margin,
-                )
-            )
-        gradients = tape.gradient(optimizer.scale_loss(loss), verificator.trainable_variables)
-        optimizer.apply(gradients, verificator.trainable_variables)
+            embeddings_a = verificator(images_a, training=True)
+            embeddings_b = verificator(images_b, training=True)
+            loss = tf.reduce_mean(losses.contrastive_loss(embeddings_a, embeddings_b, same, config.margin))
+            if head is not None:
+                student = tf.concat([embeddings_a, embeddings_b], axis=0)
+                teacher = tf.concat([targets_a, targets_b], axis=0)
+                distill = tf.reduce_mean(losses.embedding_distillation_loss(head(student), teacher))
+                distill += tf.reduce_mean(losses.similarity_distillation_loss(student, teacher))
+                loss += config.distill_weight * distill
+        gradients = tape.gradient(optimizer.scale_loss(loss), trained)
+        optimizer.apply(gradients, trained)
         return loss
 
     batches = pipeline.pair_batches(
-        train_faces.images, train_faces.identities, config.verificator_batch_size, config.seed
+        train_faces.images, train_faces.identities, config.verificator_batch_size, config.seed,
+        photometric=0.1 if teachers else 0.0, with_sources=True,
     )
+    no_targets = tf.zeros([config.verificator_batch_size, 0])
     started = time.time()
     progress = tqdm.trange(config.verificator_steps, desc="verificator", unit="step", mininterval=2.0)
     for _ in progress:
-        loss = train_step(*next(batches))
+        images_a, images_b, same, first, second, flipped_a, flipped_b = next(batches)
+        if targets is None:
+            targets_a = targets_b = no_targets
+        else:
+            targets_a, targets_b = targets[first, flipped_a.astype(int)], targets[second, flipped_b.astype(int)]
+        loss = train_step(images_a, images_b, same, targets_a, targets_b)
         progress.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
     seconds = time.time() - started
 
@@ -89,8 +157,10 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
     info = {
         "threshold": result.threshold,
         "test_accuracy": result.accuracy,
+        "test_accuracy_by_dataset": accuracy_by_dataset(verificator, test_faces, config.test_pairs, config.seed),
         "fold_accuracies": result.fold_accuracies,
         "steps": config.verificator_steps,
+        "teachers": teachers,
         "pairs_per_second": config.verificator_steps * config.verificator_batch_size / seconds,
         "train_faces": len(train_faces.records),
         "test_faces": len(test_faces.records),
@@ -100,6 +170,8 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
         f"verificator: test accuracy {result.accuracy:.3f} at distance threshold "
         f"{result.threshold:.3f} (10-fold), saved in {out_dir}"
     )
+    for name, accuracy in info["test_accuracy_by_dataset"].items():
+        log(f"verificator: test accuracy on {name} pairs {accuracy:.3f}")
     return info
 
 

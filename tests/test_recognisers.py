@@ -1,0 +1,101 @@
+"""The pretrained recognisers: packaged files, their checksums, and faces they must and must not match."""
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ppgan_tf.data import manifest
+from ppgan_tf.faces import alignment
+from ppgan_tf.faces.detection import FaceDetector
+from ppgan_tf.models import recognisers
+
+PEOPLE, PHOTOS = ("s1", "s2", "s3", "s4"), ("1.png", "2.png")
+
+
+@pytest.fixture(scope="module")
+def orl_faces():
+    """Two photos of each of four ORL people, detected and aligned as the project aligns faces."""
+    root = manifest.resolve_source("builtin:orl").rsplit("/", 1)[0]
+    detector = FaceDetector()
+    crops = []
+    for person in PEOPLE:
+        for photo in PHOTOS:
+            rgb = cv2.cvtColor(cv2.imread(f"{root}/images/{person}/{photo}", cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2RGB)
+            face = detector.detect(rgb)[0]
+            crops.append(alignment.align_face(rgb, face.landmarks, 128, recognisers.CROP_MARGIN).crop)
+    return np.stack(crops)
+
+
+@pytest.mark.parametrize("packaged", [recognisers.SFACE_FILE, recognisers.FACENET_FILE])
+def test_packaged_files_match_their_checksums(packaged):
+    path = recognisers.packaged_file_path(packaged)
+    assert recognisers.sha256_of(path) == packaged.sha256
+
+
+def test_a_missing_package_or_altered_file_is_refused(tmp_path):
+    missing = dataclasses.replace(recognisers.SFACE_FILE, package="no_such_package_here")
+    with pytest.raises(ImportError, match="pip install"):
+        recognisers.packaged_file_path(missing)
+    altered = dataclasses.replace(recognisers.SFACE_FILE, sha256="0" * 64)
+    with pytest.raises(ValueError, match="sha256"):
+        recognisers.packaged_file_path(altered)
+
+
+@pytest.mark.parametrize("name", ["sface", "facenet"])
+def test_recognisers_match_the_same_person_and_not_others(orl_faces, name):
+    recogniser = recognisers.load_recogniser(name)
+    embeddings = recogniser.embed(orl_faces)
+    assert embeddings.shape == (len(orl_faces), recogniser.embedding_dim)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-4)
+    distance = lambda a, b: np.linalg.norm(embeddings[a] - embeddings[b])  # noqa: E731
+    # Photos 0 and 1 are s1, 2 and 3 are s2, ...
+    for person in range(len(PEOPLE)):
+        assert distance(2 * person, 2 * person + 1) < recogniser.threshold
+        for other in range(person + 1, len(PEOPLE)):
+            assert distance(2 * person, 2 * other) > recogniser.threshold
+
+
+def test_sface_in_tensorflow_equals_the_onnx_file_under_onnxruntime(orl_faces):
+    onnx = pytest.importorskip("onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    sface = recognisers.load_recogniser("sface")
+    model = onnx.load(sface.path)
+    # The file declares inputs no node reads, which onnxruntime refuses: drop them.
+    used = {name for node in model.graph.node for name in node.input}
+    kept = [graph_input for graph_input in model.graph.input if graph_input.name in used]
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(model.SerializeToString(), options)
+    low = recognisers.CROP_MARGIN / (1 + 2 * recognisers.CROP_MARGIN)
+    crops = recognisers.template_crop(tf.cast(orl_faces, tf.float32) / 127.5 - 1.0, (low, low, 1 - low, 1 - low), 112)
+    blobs = ((crops.numpy() + 1.0) * 127.5).transpose(0, 3, 1, 2).astype(np.float32)
+    expected = np.concatenate([session.run(None, {"data": blob[None]})[0] for blob in blobs])
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(sface.embed(orl_faces), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["sface", "facenet"])
+def test_recognisers_pass_gradients_to_the_faces(orl_faces, name):
+    recogniser = recognisers.load_recogniser(name)
+    faces = tf.Variable(tf.cast(orl_faces[:2], tf.float32) / 127.5 - 1.0)
+    with tf.GradientTape() as tape:
+        embeddings = recogniser(faces)
+        similarity = tf.reduce_sum(embeddings[0] * embeddings[1])
+    gradient = tape.gradient(similarity, faces)
+    assert gradient is not None and float(tf.reduce_max(tf.abs(gradient))) > 0
+
+
+def test_grey_faces_are_embedded_as_rgb(orl_faces):
+    sface = recognisers.load_recogniser("sface")
+    grey = orl_faces[..., :1]
+    np.testing.assert_allclose(sface.embed(grey), sface.embed(orl_faces), atol=1e-5)
+
+
+def test_unknown_recogniser_is_refused():
+    with pytest.raises(ValueError, match="unknown recogniser"):
+        recognisers.load_recogniser("arcface")
