@@ -30,7 +30,11 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.11",
     packages=find_packages(include=["ppgan_tf", "ppgan_tf.*", "trainers", "trainers.*", "export", "export.*"]),
-    package_data={"ppgan_tf.data": ["builtin/*/*.csv", "builtin/*/README*", "builtin/*/images/*/*"]},
+    package_data={
+        "ppgan_tf.data": ["builtin/*/*.csv", "builtin/*/README*", "builtin/*/images/*/*"],
+        # The pretrained model (ppgan_tf.packaged): weights, model.json, model card, package report.
+        "ppgan_tf": ["pretrained/*"],
+    },
     install_requires=[
         "keras>=3.10,<4",
         "numpy>=1.26",

@@ -69,6 +69,22 @@ class KerasBackend(Backend):
         return self._embed(self._verificator, faces)
 
 
+class PackagedBackend(KerasBackend):
+    """The pretrained model shipped inside the package (`ppgan_tf.packaged`), or one packaged the same way."""
+
+    def __init__(self, directory=None):
+        from ppgan_tf import packaged
+        from ppgan_tf.training import verificator_pretraining
+
+        self._generator, self._verificator, info = packaged.load_packaged_model(directory)
+        self._embed = verificator_pretraining.embed
+        self.image_size, self.channels = info["image_size"], info["channels"]
+        self.noise_size = self._generator.noise_size
+        self.threshold = info["verificator_threshold"]
+        self.info = info
+        self.name = f"packaged:{directory or packaged.PACKAGED_DIR}"
+
+
 class SavedModelBackend(Backend):
     def __init__(self, directory):
         import tensorflow as tf
@@ -129,8 +145,16 @@ def _latest_savedmodel(export_dir):
     return max(versions, key=lambda d: int(os.path.basename(d))) if versions else None
 
 
-def load_backend(path):
-    """The backend for a work directory, SavedModel export, .tflite or .onnx file."""
+def load_backend(path=None):
+    """The backend for a work directory, SavedModel export, .tflite or .onnx file; None: the shipped model."""
+    if path is None:
+        from ppgan_tf import packaged
+
+        if not packaged.has_packaged_model():
+            raise FileNotFoundError("no pretrained model ships with this installation: give a model (--model)")
+        return PackagedBackend()
+    if os.path.exists(os.path.join(path, "model.json")) and not os.path.exists(os.path.join(path, "config.json")):
+        return PackagedBackend(path)
     if path.endswith(".tflite"):
         from export.tflite import TFLiteGenerator
 

@@ -30,8 +30,9 @@ class Deidentifier:
     """Replaces every face in RGB uint8 images with a generated (or blurred, pixelated, solid) one.
 
     Args:
-        model: work directory, SavedModel export, .tflite or .onnx (see
-            `backends.load_backend`); needed for `replacewith='ppgan'`.
+        model: work directory, SavedModel export, .tflite, .onnx or packaged
+            model folder (see `backends.load_backend`); None for the
+            pretrained model shipped in the package.
         replacewith: 'ppgan', 'blur', 'mosaic' or 'solid'.
         threshold, min_face_size, max_side: detector settings.
         margin: alignment margin the generator was trained with.
@@ -68,8 +69,6 @@ class Deidentifier:
         self.draw_boxes = draw_boxes
         self.backend = backend
         if replacewith == "ppgan" and backend is None:
-            if model is None:
-                raise ValueError("replacewith='ppgan' needs a model (--model)")
             from ppgan_tf.deidentify.backends import load_backend
 
             self.backend = load_backend(model)

@@ -1,0 +1,132 @@
+r"""Packages a trained run as the pretrained model that ships inside ppgan-tf.
+
+    python -m export.package_model --workdir=runs/shipped --out=ppgan_tf/pretrained
+
+Writes the generator and verificator with float16 weights, `model.json` (configs,
+threshold, training facts, sha256 of each file) into --out, after checking that
+float16 loses nothing measurable: on the run's test faces, with the same noise,
+the float16 generator's outputs are compared with float32's (maximum error,
+PSNR, SSIM, and the de-identification rate by SFace, dlib when installed). The
+check is printed and saved as `package_report.json` beside the model; a model
+whose float16 outputs lose more than 1 point of de-identification rate or 0.005
+SSIM is refused (exit 1) and nothing is written.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+from absl import app, flags
+
+from export import blessing
+from ppgan_tf import packaged
+from ppgan_tf.config import RunConfig
+from ppgan_tf.evaluation import evaluate
+from ppgan_tf.training import run, verificator_pretraining
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Work directory of a finished training run.")
+flags.DEFINE_string("out", packaged.PACKAGED_DIR, "Folder of the packaged model (replaced atomically).")
+flags.DEFINE_integer("max_faces", 200, "Test faces for the float16 check.")
+flags.mark_flag_as_required("workdir")
+
+MAX_SSIM_DROP = 0.005
+
+
+def _judges():
+    from ppgan_tf.models import recognisers
+
+    judges = [recognisers.load_recogniser("sface")]
+    dlib = run.dlib_judge_or_none(log=lambda _: None)
+    return judges + ([dlib] if dlib else [])
+
+
+def check_float16(workdir, candidate_dir, max_faces, log=print):
+    """Float32 run against its float16 package on the run's test faces: parity per judge."""
+    import keras
+
+    from ppgan_tf.data import pipeline
+
+    config = RunConfig.load(workdir)
+    _, test = run.prepare_data(config, workdir, log=lambda _: None, save_split=False)
+    test = evaluate.subsample_people(test, max_faces, config.seed)
+    reference_generator = keras.saving.load_model(os.path.join(workdir, run.GENERATOR_FILENAME))
+    packaged_generator, _, _ = packaged.load_packaged_model(candidate_dir)
+    seeds = np.arange(len(test.images), dtype=np.int64)
+    outputs = {}
+    for name, generator in (("float32", reference_generator), ("float16", packaged_generator)):
+        fakes = [generator(pipeline.to_model_range(test.images[i:i + 32]), training=False,
+                           noise_seeds=seeds[i:i + 32]) for i in range(0, len(seeds), 32)]
+        outputs[name] = np.concatenate([pipeline.to_uint8(fake).numpy() for fake in fakes])
+    report = {"test_faces": len(seeds)}
+    for judge in _judges():
+        rows = {name: blessing.parity(outputs["float32"], fakes, test.images, judge.embed, judge.threshold)
+                for name, fakes in outputs.items()}
+        report[judge.name] = rows
+        log(f"{judge.name}: float32 de-id {rows['float32']['deid_rate']:.3f} SSIM {rows['float32']['ssim']:.3f}; "
+            f"float16 de-id {rows['float16']['deid_rate']:.3f} SSIM {rows['float16']['ssim']:.3f}, "
+            f"max error {rows['float16']['max_abs_error']} grey levels, PSNR {rows['float16']['psnr_db']:.1f} dB")
+    return report
+
+
+def package_run(workdir, out, max_faces=200, log=print):
+    """Packages WORKDIR's generator and verificator into `out`; returns (written, report)."""
+    config = RunConfig.load(workdir)
+    with open(os.path.join(workdir, run.METRICS_FILENAME)) as f:
+        metrics = json.load(f)
+    import keras
+
+    generator = keras.saving.load_model(os.path.join(workdir, run.GENERATOR_FILENAME))
+    verificator, verificator_info = verificator_pretraining.load_verificator(run.verificator_dir(config, workdir))
+    info = {
+        "image_size": config.image_size,
+        "channels": config.channels,
+        "margin": 0.2,
+        "verificator_threshold": verificator_info["threshold"],
+        "verificator_test_accuracy": verificator_info["test_accuracy"],
+        "trained_against": run.trained_against(config, verificator_info),
+        "training_data": config.data,
+        "steps": metrics["steps"],
+        "run_config": config.__dict__,
+    }
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    candidate = tempfile.mkdtemp(prefix=".package-", dir=parent)
+    try:
+        packaged.write_packaged_model(generator, verificator, info, candidate)
+        report = check_float16(workdir, candidate, max_faces, log)
+        losses = [(name, rows["float32"]["deid_rate"] - rows["float16"]["deid_rate"],
+                   rows["float32"]["ssim"] - rows["float16"]["ssim"])
+                  for name, rows in report.items() if isinstance(rows, dict)]
+        refused = [f"{name}: de-id -{deid:.3f}, SSIM -{ssim:.3f}" for name, deid, ssim in losses
+                   if deid > blessing.MAX_DEID_DROP or ssim > MAX_SSIM_DROP]
+        if refused:
+            log("float16 loses too much, nothing packaged: " + "; ".join(refused))
+            return False, report
+        with open(os.path.join(candidate, "package_report.json"), "w") as f:
+            json.dump(report, f, indent=2)
+        if os.path.exists(os.path.join(out, "MODEL_CARD.md")):  # the card is written by hand: keep it
+            shutil.copy(os.path.join(out, "MODEL_CARD.md"), candidate)
+        backup = f"{out}.previous"
+        if os.path.exists(out):
+            shutil.rmtree(backup, ignore_errors=True)
+            os.rename(out, backup)
+        os.rename(candidate, out)
+        shutil.rmtree(backup, ignore_errors=True)
+        log(f"packaged {workdir} (step {metrics['steps']}) into {out}")
+        return True, report
+    finally:
+        shutil.rmtree(candidate, ignore_errors=True)
+
+
+def main(argv):
+    del argv
+    written, _ = package_run(FLAGS.workdir, FLAGS.out, FLAGS.max_faces)
+    if not written:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    app.run(main)

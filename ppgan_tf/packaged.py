@@ -1,0 +1,88 @@
+"""The pretrained model that ships inside the package: its files, how they are written and loaded.
+
+A packaged model is a folder (the shipped one: `ppgan_tf/pretrained/`):
+
+    model.json                the networks' configs, the verificator's threshold, the
+                              training facts, and the sha256 of each weights file
+    generator.float16.npz     G's weights in order, as float16 (half the size; restored to float32)
+    verificator.float16.npz   V's weights, likewise
+    MODEL_CARD.md             what it is, what it was trained on and against, its numbers and limits
+
+Weights are stored as arrays rather than `.keras` files so that float16
+halves the package and loading needs nothing but the model classes.
+"""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+
+PACKAGED_DIR = os.path.join(os.path.dirname(__file__), "pretrained")
+INFO_FILENAME = "model.json"
+WEIGHT_FILES = {"generator": "generator.float16.npz", "verificator": "verificator.float16.npz"}
+
+
+def _sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def write_packaged_model(generator, verificator, info, out_dir):
+    """Writes G and V (float16 weights) and `model.json` into `out_dir`; returns the info written.
+
+    Args:
+        generator: a built `UNetGenerator`.
+        verificator: a built `LightCNN9`.
+        info: dict of facts to keep (image_size, channels, margin, threshold, training data, ...).
+        out_dir: the folder (created).
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    info = dict(info, configs={}, sha256={})
+    for name, model in (("generator", generator), ("verificator", verificator)):
+        path = os.path.join(out_dir, WEIGHT_FILES[name])
+        weights = {f"w{i:03d}": np.asarray(w, np.float32).astype(np.float16) for i, w in enumerate(model.get_weights())}
+        np.savez_compressed(path, **weights)
+        info["configs"][name] = model.get_config()
+        info["sha256"][WEIGHT_FILES[name]] = _sha256(path)
+    with open(os.path.join(out_dir, INFO_FILENAME), "w") as f:
+        json.dump(info, f, indent=2)
+    return info
+
+
+def has_packaged_model(directory=None):
+    return os.path.isfile(os.path.join(directory or PACKAGED_DIR, INFO_FILENAME))
+
+
+def load_packaged_model(directory=None):
+    """(generator, verificator, info) of a packaged model (default: the shipped one), weights checked by sha256.
+
+    Raises FileNotFoundError when there is none, ValueError when a file was altered.
+    """
+    import tensorflow as tf
+
+    from ppgan_tf.models import LightCNN9, UNetGenerator
+
+    directory = directory or PACKAGED_DIR
+    info_path = os.path.join(directory, INFO_FILENAME)
+    if not os.path.isfile(info_path):
+        raise FileNotFoundError(f"{directory}: no packaged model here ({INFO_FILENAME} missing)")
+    with open(info_path) as f:
+        info = json.load(f)
+    models = {}
+    for name, cls in (("generator", UNetGenerator), ("verificator", LightCNN9)):
+        path = os.path.join(directory, WEIGHT_FILES[name])
+        if _sha256(path) != info["sha256"][WEIGHT_FILES[name]]:
+            raise ValueError(f"{path}: sha256 differs from {info_path}; the packaged model was altered")
+        config = dict(info["configs"][name], dtype="float32")
+        model = cls.from_config(config)
+        shape = [1, info["image_size"], info["image_size"], info["channels"]]
+        if name == "generator":
+            model(tf.zeros(shape), noise_seeds=tf.zeros([1], tf.int64))
+        else:
+            model(tf.zeros(shape))
+        with np.load(path) as saved:
+            model.set_weights([saved[key].astype(np.float32) for key in sorted(saved.files)])
+        model.trainable = False
+        models[name] = model
+    return models["generator"], models["verificator"], info

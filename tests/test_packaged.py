@@ -1,0 +1,64 @@
+"""The packaged-model format: written with float16 weights, loaded and checked, used by the de-identifier."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import face_photo
+from ppgan_tf import packaged
+from ppgan_tf.deidentify.backends import PackagedBackend, load_backend
+from ppgan_tf.deidentify.deidentifier import Deidentifier
+from ppgan_tf.models import LightCNN9, UNetGenerator
+
+SIZE = 32
+
+
+@pytest.fixture
+def package(tmp_path):
+    generator = UNetGenerator(image_size=SIZE, channels=3, base_filters=8, max_filters=16)
+    generator(tf.zeros([1, SIZE, SIZE, 3]), noise_seeds=tf.zeros([1], tf.int64))
+    verificator = LightCNN9(channels=3, width=0.125, embedding_dim=16)
+    verificator(tf.zeros([1, SIZE, SIZE, 3]))
+    info = {"image_size": SIZE, "channels": 3, "margin": 0.2, "verificator_threshold": 0.7}
+    directory = str(tmp_path / "model")
+    packaged.write_packaged_model(generator, verificator, info, directory)
+    return directory, generator, verificator
+
+
+def test_a_packaged_model_loads_with_float16_weights_and_the_same_outputs(package):
+    directory, generator, verificator = package
+    loaded_generator, loaded_verificator, info = packaged.load_packaged_model(directory)
+    assert info["verificator_threshold"] == 0.7 and set(info["sha256"]) == set(packaged.WEIGHT_FILES.values())
+    faces = tf.random.uniform([2, SIZE, SIZE, 3], -1, 1, seed=1)
+    seeds = tf.constant([5, 6], tf.int64)
+    np.testing.assert_allclose(loaded_generator(faces, noise_seeds=seeds), generator(faces, noise_seeds=seeds),
+                               atol=2e-2)
+    np.testing.assert_allclose(loaded_verificator(faces), verificator(faces), atol=2e-2)
+    sizes = sum(os.path.getsize(os.path.join(directory, name)) for name in packaged.WEIGHT_FILES.values())
+    assert sizes < 2 * (generator.count_params() + verificator.count_params())  # 2 bytes a weight, at most
+
+
+def test_an_altered_packaged_model_is_refused(package):
+    directory, _, _ = package
+    path = os.path.join(directory, packaged.WEIGHT_FILES["generator"])
+    with open(path, "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ValueError, match="altered"):
+        packaged.load_packaged_model(directory)
+
+
+def test_a_packaged_model_folder_is_a_model_for_the_deidentifier(package, detector):
+    directory, _, _ = package
+    backend = load_backend(directory)
+    assert isinstance(backend, PackagedBackend) and backend.image_size == SIZE and backend.has_verificator
+    photo, _ = face_photo()
+    result, faces = Deidentifier(directory, detector=detector, guard_with="verificator").process(photo, seeds=[1])
+    assert len(faces) == 1 and faces[0].mode in ("ppgan", "blur") and not np.array_equal(result, photo)
+
+
+def test_without_a_shipped_model_the_error_says_to_give_one(monkeypatch, tmp_path):
+    monkeypatch.setattr(packaged, "PACKAGED_DIR", str(tmp_path / "nothing"))
+    with pytest.raises(FileNotFoundError, match="--model"):
+        load_backend(None)
