@@ -160,6 +160,38 @@ PRESETS = {
 }
 
 
+# The recipe of the pretrained model that ships in the package (ppgan_tf/pretrained): colour faces of
+# several datasets, each split on its own (give them with --data=a.csv,b.csv,...); V at the published
+# widths distilled from SFace; G trained against V and SFace together through random views, with a
+# margin just past SFace's threshold, first without the identity term and then with it ramped up;
+# bfloat16 on CPUs (float16 on GPUs); checkpoints often, for a run that goes on over days.
+PRESETS["shipped"] = {
+    **PRESETS["paper"],
+    "channels": 3,
+    "stratify_by": "dataset",
+    "generator_upsampling": "resize",
+    "verificator_teachers": "sface",
+    "verificator_steps": 1500,
+    "verificator_batch_size": 32,
+    "verificator_learning_rate": 5e-4,
+    "test_pairs": 1200,
+    "verificators": "lightcnn+sface",
+    "verif_views": True,
+    "margin": 1.4,
+    "lambda_verif": 1.0,
+    "lambda_sim": 1.0,
+    "verif_warmup_steps": 1000,
+    "verif_ramp_steps": 3000,
+    "learning_rate": 2e-4,
+    "batch_size": 16,
+    "steps": 40000,
+    "precision": "auto",
+    "checkpoint_every": 250,
+    "sample_every": 500,
+    "summary_every": 50,
+}
+
+
 def get_config(preset="default"):
     """Returns the `RunConfig` of a named preset."""
     if preset not in PRESETS:
