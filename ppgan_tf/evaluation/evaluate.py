@@ -150,6 +150,18 @@ def group_of(record, attribute):
     return value
 
 
+def rows_by_group(attribute, records, originals, outputs, judged):
+    """`method_row` of each group (of 2+ faces) of an attribute: {group: row}."""
+    members = collections.defaultdict(list)
+    for index, record in enumerate(records):
+        members[group_of(record, attribute)].append(index)
+    return {
+        value: method_row(originals[indices], outputs[indices], [records[i].identity for i in indices],
+                          [(n, o[indices], x[indices], t) for n, o, x, t in judged])
+        for value, indices in sorted(members.items()) if value and len(indices) >= 2
+    }
+
+
 def original_false_rejections(judge, faces, threshold, num_pairs, seed=0):
     """The 'original test' row: same-person pairs of real photos the judge fails to match."""
     first, second, same = pipeline.evaluation_pairs(faces.identities, num_pairs, seed)
@@ -266,15 +278,8 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
         rows[name] = method_row(test.images, outputs, test.identities, judged, detector)
         log(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[name].items() if isinstance(v, float)))
         for attribute in group_by:
-            members = collections.defaultdict(list)
-            for index, record in enumerate(test.records):
-                members[group_of(record, attribute)].append(index)
-            for value, indices in sorted(members.items()):
-                if value and len(indices) >= 2:
-                    subset = [(n, o[indices], x[indices], t) for n, o, x, t in judged]
-                    groups[attribute].setdefault(value, {})[name] = method_row(
-                        test.images[indices], outputs[indices], [test.identities[i] for i in indices], subset
-                    )
+            for value, row in rows_by_group(attribute, test.records, test.images, outputs, judged).items():
+                groups[attribute].setdefault(value, {})[name] = row
 
     attribute_results = {}
     for attribute in attributes:

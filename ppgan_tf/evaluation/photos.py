@@ -1,0 +1,158 @@
+"""Evaluation through the whole-photo route: what `ppgan-deidentify` does to a person's photos.
+
+For each test photo (people, or photos, that the run held out of training):
+the de-identifier detects the face, aligns it, generates (under its guard),
+and pastes the new face back; then the original and the output photo are both
+aligned with the landmarks detected on the original, and the two face crops
+are judged as the crop evaluation judges them (de-identification, identity
+switches, rank-1, SSIM over the face, MTCNN with and without padding), beside
+the baselines applied to the original crops.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from ppgan_tf.data import images as face_images
+from ppgan_tf.evaluation import baselines, evaluate
+from ppgan_tf.faces import alignment, detection
+
+PHOTOS_SUBDIR = "evaluation_photos"
+
+
+def test_photos(workdir, dataset, photos_root):
+    """(photo paths, identities, records) of WORKDIR's test faces from `dataset`, found under `photos_root`.
+
+    Test records come from the run's split; their `source` attribute (written
+    by `trainers.prepare_data`) is the photo's path under the original
+    dataset's folder, `photos_root`.
+    """
+    from ppgan_tf.config import RunConfig
+    from ppgan_tf.data import manifest, split
+
+    config = RunConfig.load(workdir)
+    _, test = split.split_for_run(manifest.load_records(config.data), config, workdir, save=False)
+    chosen = [r for r in test if not dataset or r.attribute("dataset") == dataset]
+    if not chosen or not chosen[0].attribute("source"):
+        raise ValueError(f"{workdir}: no test faces of {dataset or 'its data'} with a 'source' photo "
+                         f"(prepare the data with trainers.prepare_data)")
+    seen, paths, records = set(), [], []
+    for record in chosen:
+        path = os.path.join(photos_root, record.attribute("source"))
+        if path not in seen:
+            seen.add(path)
+            paths.append(path)
+            records.append(record)
+    return paths, records
+
+
+def photo_crops(deidentifier, paths, size=128, margin=0.2, log=print):
+    """(original crops, output crops, kept indices, output photos' face reports) through the whole-photo route.
+
+    The largest face detected in each original photo is replaced; both photos
+    are then aligned with its landmarks. Photos without a face are left out.
+    """
+    originals, outputs, kept, reports = [], [], [], []
+    for index, path in enumerate(paths):
+        try:
+            photo = face_images.decode_image(path, 3)
+        except face_images.ImageError as error:
+            log(f"skipped {path}: {error.problem}")
+            continue
+        faces = detection.choose_faces(deidentifier.detector.detect(photo), "largest", photo.shape)
+        if not faces:
+            log(f"skipped {path}: no face found")
+            continue
+        output, face_reports = deidentifier.process(photo, faces=faces, seeds=[index])
+        originals.append(alignment.align_face(photo, faces[0].landmarks, size, margin).crop)
+        outputs.append(alignment.align_face(output, faces[0].landmarks, size, margin).crop)
+        kept.append(index)
+        reports.append(face_reports[0])
+    return np.stack(originals), np.stack(outputs), kept, reports
+
+
+def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detector=None, max_photos=None,
+                    include_baselines=True, group_by=(), trained_against=(), out=None, log=print):
+    """Judges the whole-photo route on WORKDIR's held-out photos; writes and returns the report.
+
+    Args:
+        judges: (report name, judge, threshold) triples, none of which the model trained against.
+        max_photos: cap, taken as whole people in a seeded random order.
+        trained_against: the recognisers the model learnt from, named in the report.
+    """
+    paths, records = test_photos(workdir, dataset, photos_root)
+    faces = face_images.FaceSet(np.zeros((len(paths), 1, 1, 1), np.uint8), records, [])
+    faces = evaluate.subsample_people(faces, max_photos)
+    chosen = {id(r) for r in faces.records}
+    paths = [p for p, r in zip(paths, records) if id(r) in chosen]
+    records = [r for r in records if id(r) in chosen]
+    originals, outputs, kept, reports = photo_crops(deidentifier, paths, log=log)
+    records = [records[i] for i in kept]
+    identities = [r.identity for r in records]
+    methods = {"ppgan": outputs}
+    if include_baselines:
+        methods.update({name: function(originals) for name, function in baselines.baseline_suite().items()
+                        if not name.startswith("k_same") or int(name.rsplit("_", 1)[1]) <= len(originals)})
+    original_embeddings = {name: judge.embed(originals) for name, judge, _ in judges}
+    rows, groups = {}, {attribute: {} for attribute in group_by}
+    for method, crops in methods.items():
+        judged = [(name, original_embeddings[name], judge.embed(crops), threshold) for name, judge, threshold in judges]
+        rows[method] = evaluate.method_row(originals, crops, identities, judged, detector)
+        log(f"{method}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[method].items() if isinstance(v, float)))
+        for attribute in group_by:
+            for value, row in evaluate.rows_by_group(attribute, records, originals, crops, judged).items():
+                groups[attribute].setdefault(value, {})[method] = row
+    report = {
+        "workdir": os.path.abspath(workdir),
+        "route": "whole photos through the de-identifier (detect, align, generate under the guard, paste back)",
+        "dataset": dataset,
+        "photos": len(paths),
+        "test_faces": len(originals),
+        "test_people": len(set(identities)),
+        "model": deidentifier.backend.name,
+        "trained_against": list(trained_against),
+        "guard": {"passed_first_try": sum(r.guard_passed and r.guard_tries == 1 for r in reports),
+                  "passed_after_resampling": sum(r.guard_passed and r.guard_tries > 1 for r in reports),
+                  "fell_back": sum(bool(r.fallback) for r in reports)},
+        "judges": {name: {"threshold": threshold} for name, _, threshold in judges},
+        "methods": rows,
+        "groups": groups,
+    }
+    if detector is not None:
+        report["original_detection_rate"] = evaluate.metrics.detection_rate(originals, detector)
+        report["original_detection_rate_padded"] = evaluate.metrics.detection_rate(originals, detector, evaluate.PADDING)
+    out = out or os.path.join(workdir, f"{PHOTOS_SUBDIR}_{dataset or 'data'}")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "report.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write(markdown_table(report))
+    return report
+
+
+def markdown_table(report):
+    """The report's methods (and groups) as Markdown tables."""
+    judges = list(report["judges"])
+    detection = "detection_rate" in report["methods"]["ppgan"]
+    header = ["method", "SSIM", *(f"de-id {j}" for j in judges), *(f"rank-1 {j}" for j in judges)]
+    header += ["MTCNN / padded"] if detection else []
+    lines = [f"{report['test_faces']} faces of {report['test_people']} held-out people ({report['dataset']}), "
+             f"{report['route']}; model {report['model']}, trained against: "
+             f"{', '.join(report['trained_against']) or 'its own verificator only'}. Guard: {report['guard']}.",
+             "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    number = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    for method, row in report["methods"].items():
+        cells = [method, number(row["ssim"]), *(number(row[f"{j}_deid_rate"]) for j in judges),
+                 *(number(row[f"{j}_rank1_reidentification"]) for j in judges)]
+        if detection:
+            cells.append(f"{row['detection_rate']:.3f} / {row['detection_rate_padded']:.3f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    for attribute, values in report["groups"].items():
+        lines += ["", f"By {attribute} (ppgan): faces, SSIM, " + ", ".join(f"de-id {j}" for j in judges), "",
+                  "| group | faces | SSIM | " + " | ".join(judges) + " |", "|" + "---|" * (3 + len(judges))]
+        for value, methods in values.items():
+            row = methods["ppgan"]
+            lines.append(f"| {value} | {row['faces']} | {row['ssim']:.3f} | "
+                         + " | ".join(f"{row[f'{j}_deid_rate']:.3f}" for j in judges) + " |")
+    return "\n".join(lines) + "\n"

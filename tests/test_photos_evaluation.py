@@ -1,0 +1,73 @@
+"""The whole-photo evaluation: held-out photos through the de-identifier, judged on their face crops."""
+
+import csv
+import os
+
+import cv2
+import numpy as np
+
+from conftest import face_photo, tiny_config
+from ppgan_tf.deidentify.deidentifier import Deidentifier
+from ppgan_tf.evaluation import photos
+from ppgan_tf.faces import alignment
+from test_deidentify import StubBackend
+
+
+class _RowMeans:
+    """A stand-in judge: the unit-normalised mean of each image row, minus grey."""
+
+    threshold = 0.05
+
+    def embed(self, faces):
+        rows = faces.astype(np.float32).mean(axis=(2, 3)) - 128.0
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def _prepared_run(root, detector, people=6, per_person=2):
+    """Photos of ORL people, their aligned crops and manifest (with 'source', as prepare_data writes), a run."""
+    rows = []
+    for person in range(1, people + 1):
+        for shot in range(per_person):
+            photo, _ = face_photo(300, 400, top=40 + 20 * shot, left=100 + 30 * shot, person=person)
+            source = f"photos/p{person}/{shot}.png"
+            os.makedirs(os.path.join(root, "photos", f"p{person}"), exist_ok=True)
+            cv2.imwrite(os.path.join(root, source), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+            face = detector.detect(photo)[0]
+            crop = alignment.align_face(photo, face.landmarks, 32, 0.2).crop
+            path = f"crops/p{person}_{shot}.png"
+            os.makedirs(os.path.join(root, "prepared", "crops"), exist_ok=True)
+            cv2.imwrite(os.path.join(root, "prepared", path), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+            rows.append({"path": path, "identity": f"p{person}", "gender": "fm"[person % 2], "source": source})
+    manifest = os.path.join(root, "prepared", "manifest.csv")
+    with open(manifest, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    workdir = os.path.join(root, "run")
+    tiny_config(data=manifest, channels=3, test_fraction=0.5).save(workdir)
+    return workdir
+
+
+def test_held_out_photos_are_replaced_and_judged_on_their_faces(tmp_path, detector):
+    workdir = _prepared_run(str(tmp_path), detector)
+    paths, records = photos.test_photos(workdir, "", str(tmp_path))
+    assert paths and all(os.path.isfile(p) for p in paths)
+    held_out = {r.identity for r in records}
+    assert 0 < len(held_out) < 6  # only the run's test people
+
+    backend = StubBackend()
+    backend.channels = 3
+    deidentifier = Deidentifier(backend=backend, detector=detector, guard_with="verificator")
+    judge = _RowMeans()
+    report = photos.evaluate_photos(workdir, "", str(tmp_path), deidentifier, [("rows", judge, judge.threshold)],
+                                    detector=detector, group_by=("gender",), trained_against=("sface",),
+                                    log=lambda _: None)
+    assert report["test_faces"] == len(paths) and report["test_people"] == len(held_out)
+    assert report["trained_against"] == ["sface"]
+    ppgan, blur = report["methods"]["ppgan"], report["methods"]["blur_sigma2"]
+    # The stub inverts faces: far less similar to the originals than a light blur.
+    assert ppgan["ssim"] < blur["ssim"] and 0.0 <= ppgan["rows_deid_rate"] <= 1.0
+    assert 0.0 <= ppgan["detection_rate_padded"] <= 1.0
+    assert set(report["groups"]["gender"]) <= {"f", "m"}
+    table = open(os.path.join(workdir, "evaluation_photos_data", "report.md")).read()
+    assert "| ppgan |" in table and "trained against: sface" in table

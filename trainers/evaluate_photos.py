@@ -1,0 +1,56 @@
+r"""Evaluates a model through the whole-photo route on a run's held-out photos.
+
+    python -m trainers.evaluate_photos --workdir=runs/shipped --dataset=lfw \
+        --photos_root=../shared/datasets/lfw_dev [--model=ppgan_tf/pretrained]
+
+The photos are those of the run's test faces from --dataset (the people held out
+of training); each goes through the de-identifier (detection, alignment, the
+generator under the SFace guard, pasting back) and is judged by dlib at its
+published threshold 0.6 and by the pretrained recognisers the generator never
+trained against, beside the baselines. Writes WORKDIR/evaluation_photos_<dataset>/report.json
+(or --out) and prints the table.
+"""
+
+from absl import app, flags
+
+from ppgan_tf.config import RunConfig
+from ppgan_tf.evaluation import evaluate, photos
+from ppgan_tf.training import run
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Work directory of the run whose held-out photos are evaluated.")
+flags.DEFINE_string("dataset", "", "Source dataset of a multi-source run (e.g. lfw); '' for all test photos.")
+flags.DEFINE_string("photos_root", None, "Folder the prepared dataset's photos came from (its 'source' paths).")
+flags.DEFINE_string("model", None, "Model to evaluate (default: the run's own, WORKDIR).")
+flags.DEFINE_integer("max_photos", 0, "Cap on photos, taken as whole people at random (0: all).")
+flags.DEFINE_list("judges", ["facenet", "sface"], "Pretrained recognisers that judge too (refused if trained against).")
+flags.DEFINE_list("group_by", [], "Manifest attributes to report per group (gender, race, age, ...).")
+flags.DEFINE_bool("baselines", True, "Also judge blur, pixelation, mask and k-same on the original crops.")
+flags.DEFINE_bool("detection", True, "Measure MTCNN detection with and without 50 px padding.")
+flags.DEFINE_string("out", None, "Report folder (default WORKDIR/evaluation_photos_<dataset>).")
+flags.mark_flags_as_required(["workdir", "photos_root"])
+
+
+def main(argv):
+    del argv
+    from ppgan_tf.deidentify.deidentifier import Deidentifier
+    from ppgan_tf.evaluation.judges import DlibJudge
+    from ppgan_tf.faces.detection import FaceDetector
+
+    config = RunConfig.load(FLAGS.workdir)
+    trained_against = run.trained_against(config, run.load_verificator_info(config, FLAGS.workdir))
+    dlib = DlibJudge()
+    judge_list = [("dlib", dlib, dlib.threshold)]
+    chosen, _ = evaluate.pretrained_judges(FLAGS.judges, trained_against)
+    judge_list += [(judge.name, judge, judge.threshold) for judge in chosen]
+    deidentifier = Deidentifier(FLAGS.model or FLAGS.workdir)
+    report = photos.evaluate_photos(
+        FLAGS.workdir, FLAGS.dataset, FLAGS.photos_root, deidentifier, judge_list,
+        detector=FaceDetector() if FLAGS.detection else None, max_photos=FLAGS.max_photos or None,
+        include_baselines=FLAGS.baselines, group_by=FLAGS.group_by, trained_against=trained_against, out=FLAGS.out,
+    )
+    print(photos.markdown_table(report))
+
+
+if __name__ == "__main__":
+    app.run(main)
