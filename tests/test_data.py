@@ -171,3 +171,22 @@ def test_several_sources_are_one_dataset_split_as_each_alone(tmp_path):
     assert sorted({r.identity for r in test if r.attribute("dataset") == "people"}) == sorted({r.identity for r in alone})
     with pytest.raises(ValueError, match="same folder name"):
         manifest.load_records(f"{named},{named}")
+
+
+def _png_header(width, height):
+    """A PNG that declares a size in its header and holds no pixels: a decompression bomb's shape."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("width,height", [(14_000, 13_000), (20_000, 20_000)])
+def test_a_huge_image_is_refused_before_decoding(width, height):
+    # 182 MP passes the project's 200 MP limit check only if Pillow's own bomb check is caught too.
+    with pytest.raises(images.ImageError, match="too large"):
+        images.decode_image_bytes(_png_header(width, height), 3, "bomb.png")

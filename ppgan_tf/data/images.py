@@ -30,6 +30,8 @@ def _pixel_size(data):
     try:
         with PIL.Image.open(io.BytesIO(data)) as header:
             return header.size
+    except PIL.Image.DecompressionBombError:
+        return (MAX_PIXELS + 1, 1)  # Pillow refuses it from the header alone: over any sane limit
     except (PIL.UnidentifiedImageError, OSError, ValueError):
         return None
 
@@ -50,7 +52,8 @@ def decode_image_bytes(data, channels, name="<bytes>"):
         raise ImageError(name, "empty file")
     size = _pixel_size(data)
     if size and size[0] * size[1] > MAX_PIXELS:
-        raise ImageError(name, f"too large ({size[0]}x{size[1]}, limit {MAX_PIXELS // 1_000_000} megapixels)")
+        shown = f"{size[0]}x{size[1]}, " if size[1] > 1 else ""
+        raise ImageError(name, f"too large ({shown}limit {MAX_PIXELS // 1_000_000} megapixels)")
     flags = (cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR) | cv2.IMREAD_ANYDEPTH
     image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if image is None:
