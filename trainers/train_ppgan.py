@@ -6,6 +6,13 @@ With no flags it trains on the built-in ORL faces into ./ppgan_runs/default:
     python -m trainers.train_ppgan --workdir=runs/lfw --data=../shared/datasets/lfw_dev/manifest.csv \
         --channels=3 --crop_fraction=0.52 --preset=paper
 
+The shipped model's recipe, on faces prepared with trainers.prepare_data; the
+same command resumes where it stopped (checkpoints every 250 steps), so it can
+run over days:
+
+    python -m trainers.train_ppgan --workdir=runs/shipped --preset=shipped \
+        --data=runs/prep_lfw/manifest.csv,runs/prep_utkface/manifest.csv,runs/prep_celeba/manifest.csv
+
 Every field of `ppgan_tf.config.RunConfig` is a flag; rerun a work directory
 to resume it.
 """

@@ -108,37 +108,21 @@ def sample_pairs(identities, count, rng):
     return first, second, same
 
 
-def pair_batches(images, identities, batch_size, seed=0, flip=True, photometric=0.0, with_sources=False):
+def pair_batches(images, identities, batch_size, seed=0, flip=True):
     """Endless Siamese training batches, 50% positive and 50% negative pairs.
 
-    Args:
-        photometric: amplitude of a random contrast (1 +- a) and brightness
-            (+- a/2, on [-1, 1]) change of every image; 0 for none.
-        with_sources: also yield which face and whether flipped, for each image
-            (to look up what a teacher made of that face).
-
     Yields:
-        (images_a, images_b, same): float32 [-1, 1] arrays and int labels;
-        with `with_sources`, then (index_a, index_b, flipped_a, flipped_b).
+        (images_a, images_b, same): float32 [-1, 1] arrays and int labels.
     """
     check_pairable(identities, "verificator training data")
     rng = np.random.default_rng(seed)
     while True:
         first, second, same = sample_pairs(identities, batch_size, rng)
-        flips = rng.random((2, batch_size)) < (0.5 if flip else 0.0)
-        pair = []
-        for indices, flipped in zip((first, second), flips):
-            batch = images[indices].astype(np.float32) / 127.5 - 1.0
-            batch = np.where(flipped[:, None, None, None], batch[:, :, ::-1], batch)
-            if photometric:
-                contrast = 1.0 + rng.uniform(-photometric, photometric, (batch_size, 1, 1, 1))
-                brightness = rng.uniform(-photometric / 2, photometric / 2, (batch_size, 1, 1, 1))
-                batch = np.clip(batch * contrast + brightness, -1.0, 1.0).astype(np.float32)
-            pair.append(batch)
-        if with_sources:
-            yield (*pair, same, first, second, flips[0], flips[1])
-        else:
-            yield (*pair, same)
+        a, b = images[first], images[second]
+        if flip:
+            a = np.where(rng.random(batch_size)[:, None, None, None] < 0.5, a[:, :, ::-1], a)
+            b = np.where(rng.random(batch_size)[:, None, None, None] < 0.5, b[:, :, ::-1], b)
+        yield (a.astype(np.float32) / 127.5 - 1.0, b.astype(np.float32) / 127.5 - 1.0, same)
 
 
 def evaluation_pairs(identities, count, seed=0):

@@ -15,6 +15,7 @@ from ppgan_tf.data import pipeline
 from ppgan_tf.data.images import FaceSet
 from ppgan_tf.evaluation import metrics
 from ppgan_tf.models import LightCNN9, recognisers
+from ppgan_tf.training import views
 
 MODEL_FILENAME = "verificator.keras"
 INFO_FILENAME = "verificator.json"
@@ -44,32 +45,14 @@ def evaluate_verificator(verificator, faces, num_pairs, seed=0):
     return metrics.ten_fold_threshold(distances, same, seed=seed)
 
 
-def teacher_embeddings(faces, teachers, cache_dir=None, log=print):
-    """What the pretrained `teachers` make of every face and of its mirror image: float32 `[N, 2, D]`.
+def teacher_targets(teachers):
+    """A function of faces in [-1, 1]: what the pretrained `teachers` make of them, as one unit vector.
 
     Each teacher's unit embedding, concatenated and scaled by 1/sqrt(teachers),
-    so the target is a unit vector whose cosine with another is the mean of
-    the teachers' cosines. Cached in `cache_dir` under the teachers' names and
-    reused while the faces (by key) are the same.
+    so that the cosine between two targets is the mean of the teachers' cosines.
     """
-    keys = np.array([record.key for record in faces.records])
-    cache = os.path.join(cache_dir, f"teacher_embeddings_{'+'.join(teachers)}.npz") if cache_dir else None
-    if cache and os.path.exists(cache):
-        with np.load(cache) as saved:
-            if np.array_equal(saved["keys"], keys):
-                return saved["embeddings"]
-    parts = []
-    for name in teachers:
-        started = time.time()
-        teacher = recognisers.load_recogniser(name)
-        both = [teacher.embed(images) for images in (faces.images, faces.images[:, :, ::-1])]
-        parts.append(np.stack(both, axis=1))
-        log(f"teacher {name}: {len(keys)} faces and their mirror images in {time.time() - started:.0f} s")
-    embeddings = (np.concatenate(parts, axis=-1) / np.sqrt(len(teachers))).astype(np.float32)
-    if cache:
-        os.makedirs(cache_dir, exist_ok=True)
-        np.savez(cache, keys=keys, embeddings=embeddings)
-    return embeddings
+    scale = 1.0 / np.sqrt(len(teachers))
+    return lambda images: tf.concat([teacher(images) for teacher in teachers], axis=-1) * scale
 
 
 def accuracy_by_dataset(verificator, faces, num_pairs, seed=0):
@@ -92,10 +75,14 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
     """Trains Light CNN-9 with the contrastive loss (and distillation from teachers) and saves it.
 
     With `config.verificator_teachers`, V also learns what the pretrained
-    recognisers make of each training face: a linear head maps V's embedding
-    onto the teachers' (cosine loss), and V's own cosine similarities within
-    the batch are pulled onto the teachers' (so its distances, which L_verif
-    uses, follow theirs). Both weigh `config.distill_weight`.
+    recognisers make of each training face. Both faces of every pair are
+    first seen through a random view (rotation, scale, shift, blur, colour,
+    grey; `views.random_views`), and the teachers embed that same view, so
+    V meets a new exact target at every step rather than the same few
+    thousand. A linear head maps V's embedding onto the teachers' (cosine
+    loss), and V's own cosine similarities within the batch are pulled onto
+    the teachers' (so its distances, which L_verif uses, follow theirs).
+    Both weigh `config.distill_weight`.
 
     Args:
         config: `RunConfig`; uses the verificator_* fields, distill_weight, margin, seed.
@@ -111,24 +98,29 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
         channels=config.channels, width=config.verificator_width, embedding_dim=config.embedding_dim
     )
     verificator(tf.zeros([1, config.image_size, config.image_size, config.channels]))
-    teachers = split_names(config.verificator_teachers)
-    targets = teacher_embeddings(train_faces, teachers, out_dir, log) if teachers else None
-    head = keras.layers.Dense(targets.shape[-1], use_bias=False, dtype="float32", name="teacher_head") if teachers else None
+    teacher_names = split_names(config.verificator_teachers)
+    teachers = [recognisers.load_recogniser(name) for name in teacher_names]
+    targets_of = teacher_targets(teachers) if teachers else None
     trained = verificator.trainable_variables
-    if head is not None:
+    if targets_of is not None:
+        probe = tf.zeros([1, config.image_size, config.image_size, config.channels])
+        head = keras.layers.Dense(targets_of(probe).shape[-1], use_bias=False, dtype="float32", name="teacher_head")
         head.build((None, config.embedding_dim))
         trained = trained + head.trainable_variables
     optimizer = keras.optimizers.Adam(config.verificator_learning_rate)
 
     @tf.function
-    def train_step(images_a, images_b, same, targets_a, targets_b):
+    def train_step(images_a, images_b, same, view_seeds):
+        if targets_of is not None:
+            both = views.random_views(tf.concat([images_a, images_b], axis=0), view_seeds)
+            images_a, images_b = tf.split(both, 2)
+            teacher = tf.stop_gradient(targets_of(both))
         with tf.GradientTape() as tape:
             embeddings_a = verificator(images_a, training=True)
             embeddings_b = verificator(images_b, training=True)
             loss = tf.reduce_mean(losses.contrastive_loss(embeddings_a, embeddings_b, same, config.margin))
-            if head is not None:
+            if targets_of is not None:
                 student = tf.concat([embeddings_a, embeddings_b], axis=0)
-                teacher = tf.concat([targets_a, targets_b], axis=0)
                 distill = tf.reduce_mean(losses.embedding_distillation_loss(head(student), teacher))
                 distill += tf.reduce_mean(losses.similarity_distillation_loss(student, teacher))
                 loss += config.distill_weight * distill
@@ -137,19 +129,14 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
         return loss
 
     batches = pipeline.pair_batches(
-        train_faces.images, train_faces.identities, config.verificator_batch_size, config.seed,
-        photometric=0.1 if teachers else 0.0, with_sources=True,
+        train_faces.images, train_faces.identities, config.verificator_batch_size, config.seed
     )
-    no_targets = tf.zeros([config.verificator_batch_size, 0])
+    view_seeds = np.random.default_rng([config.seed, 1])
     started = time.time()
     progress = tqdm.trange(config.verificator_steps, desc="verificator", unit="step", mininterval=2.0)
     for _ in progress:
-        images_a, images_b, same, first, second, flipped_a, flipped_b = next(batches)
-        if targets is None:
-            targets_a = targets_b = no_targets
-        else:
-            targets_a, targets_b = targets[first, flipped_a.astype(int)], targets[second, flipped_b.astype(int)]
-        loss = train_step(images_a, images_b, same, targets_a, targets_b)
+        seeds = view_seeds.integers(0, 2**62, 2 * config.verificator_batch_size)
+        loss = train_step(*next(batches), seeds)
         progress.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
     seconds = time.time() - started
 
@@ -160,7 +147,7 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
         "test_accuracy_by_dataset": accuracy_by_dataset(verificator, test_faces, config.test_pairs, config.seed),
         "fold_accuracies": result.fold_accuracies,
         "steps": config.verificator_steps,
-        "teachers": teachers,
+        "teachers": teacher_names,
         "pairs_per_second": config.verificator_steps * config.verificator_batch_size / seconds,
         "train_faces": len(train_faces.records),
         "test_faces": len(test_faces.records),
