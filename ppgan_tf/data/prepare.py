@@ -94,13 +94,13 @@ def process_photo(record, detector, settings):
 
 
 def crop_path(key, index):
-    """Relative path of a photo's index-th crop: crops/<key without extension>_<index>.png.
+    """Relative path of a photo's index-th crop: crops/<key>_<index>.png, the photo's extension kept.
 
+    Keeping the extension keeps `x.jpg` and `x.png` of one folder apart.
     Absolute keys and '..' never lead outside crops/: they are kept as names.
     """
     parts = [("__" if part == ".." else part) for part in os.path.normpath(key).split(os.sep) if part not in ("", ".")]
-    stem = os.path.splitext(os.path.join(*parts))[0]
-    return os.path.join("crops", f"{stem}_{index}.png")
+    return os.path.join("crops", f"{os.path.join(*parts)}_{index}.png")
 
 
 def face_metadata(face, aligned):

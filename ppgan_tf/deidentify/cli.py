@@ -14,7 +14,6 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
 import time
 
 import tqdm
@@ -57,8 +56,19 @@ class Job:
     kind: str  # image, video, webcam
 
 
+def _inside(path, folder):
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder + os.sep)
+
+
 def plan_jobs(inputs, output, log):
-    """The files to process and where each goes; unknown files are reported, not fatal."""
+    """The files to process and where each goes, decided before any work.
+
+    Unknown files are reported, not fatal. The output folder is never read as
+    input (an output inside an input folder is left out of its walk);
+    symlinked folders are followed once; an output that would replace its own
+    input, or that two inputs would both write, is refused and named.
+    """
     jobs, problems = [], {}
     single = len(inputs) == 1 and os.path.splitext(output)[1] and not os.path.isdir(output)
     for item in inputs:
@@ -66,7 +76,13 @@ def plan_jobs(inputs, output, log):
             jobs.append(Job(int(item), os.path.join(output, f"webcam{item}.mp4"), "webcam"))
         elif os.path.isdir(item):
             root = os.path.abspath(item)
-            for folder, subfolders, names in os.walk(root):
+            visited = set()
+            for folder, subfolders, names in os.walk(root, followlinks=True):
+                real = os.path.realpath(folder)
+                if real in visited or (_inside(folder, output) and not _inside(root, output)):
+                    subfolders[:] = []  # a link cycle, or our own output folder
+                    continue
+                visited.add(real)
                 subfolders.sort()
                 for name in sorted(names):
                     path = os.path.join(folder, name)
@@ -82,9 +98,26 @@ def plan_jobs(inputs, output, log):
         else:
             target = output if single else os.path.join(output, os.path.basename(item))
             jobs.append(Job(item, target, media.kind_of(item)))
+    jobs, problems = _refuse_clashes(jobs, problems)
     for path, problem in problems.items():
         log(f"skipped {path}: {problem}")
     return jobs, problems
+
+
+def _refuse_clashes(jobs, problems):
+    """Jobs whose target is their own source, or a target an earlier job already writes, become problems."""
+    kept, writers = [], {}
+    for job in jobs:
+        target = os.path.realpath(job.target)
+        if job.kind != "webcam" and os.path.exists(job.source) and target == os.path.realpath(job.source):
+            problems[str(job.source)] = "the output would replace the input: choose another -o"
+        elif target in writers:
+            problems[str(job.source)] = (f"{writers[target]} is also written to {job.target}: "
+                                         "process them into different outputs")
+        else:
+            writers[target] = job.source
+            kept.append(job)
+    return kept, problems
 
 
 def process_image(job, deidentifier, args, seed):
@@ -114,8 +147,7 @@ def process_video(job, deidentifier, args, seed, progress):
     tracker = tracking.FaceTracker(memory=args.frame_memory, seed=seed if seed is not None else tracking.seeds_for(1)[0])
     os.makedirs(os.path.dirname(os.path.abspath(job.target)), exist_ok=True)
     extension = os.path.splitext(job.target)[1] if job.kind == "video" else ".mp4"
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(job.target)), suffix=extension)
-    os.close(handle)
+    temporary = media.temporary_beside(job.target, suffix=extension)
     frames, counts, track_seeds = 0, face_counts([]), {}
     show = job.kind == "webcam" and bool(os.environ.get("DISPLAY"))
     try:
@@ -148,10 +180,13 @@ def process_video(job, deidentifier, args, seed, progress):
             capture.release()
         if frames == 0:
             raise media.MediaError(f"{job.source}: no frame could be read")
+        # A container's frame count can be one off; fewer frames than that means a truncated or corrupt file.
+        if job.kind == "video" and count > 0 and frames < count - 1:
+            raise media.MediaError(f"{job.source}: truncated or corrupt, {frames} of its {count} frames could be read")
         if args.keep_audio and job.kind == "video":
             media.add_audio(temporary, job.source, job.target)
         else:
-            os.replace(temporary, job.target)
+            media.move_into_place(temporary, job.target)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)

@@ -15,6 +15,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", "
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
 _FOURCC = {".mp4": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
 _GPS_IFD = 0x8825
+_EXIF_IFD = 0x8769
+_INTEROP_IFD = 0xA005
 _ORIENTATION = 0x0112
 
 
@@ -65,17 +67,24 @@ def encode_photo(photo, extension, metadata=None):
     never copied: it can carry the location too.
     """
     extension = extension.lower()
+    if extension == ".pgm":  # PGM holds grey only
+        photo = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
     if metadata is None:
         jpeg = extension in (".jpg", ".jpeg")
-        ok, data = cv2.imencode(".jpg" if jpeg else extension, cv2.cvtColor(photo, cv2.COLOR_RGB2BGR),
-                                [cv2.IMWRITE_JPEG_QUALITY, 95] if jpeg else [])
+        pixels = photo if photo.ndim == 2 else cv2.cvtColor(photo, cv2.COLOR_RGB2BGR)
+        ok, data = cv2.imencode(".jpg" if jpeg else extension, pixels, [cv2.IMWRITE_JPEG_QUALITY, 95] if jpeg else [])
         if not ok:
             raise MediaError(f"cannot encode a {extension} image")
         return data.tobytes()
+    exif = metadata.get("exif") or PIL.Image.Exif()
     kept = PIL.Image.Exif()
-    for tag, value in (metadata.get("exif") or {}).items():
-        if tag not in (_GPS_IFD, _ORIENTATION):  # pixels are already upright; the location goes
+    for tag, value in exif.items():
+        if tag not in (_GPS_IFD, _ORIENTATION, _EXIF_IFD):  # pixels are already upright; the location goes
             kept[tag] = value
+    # The camera's sub-IFD (exposure, dates, lens) is copied as its tags, not as a pointer into the source file.
+    camera = {tag: value for tag, value in exif.get_ifd(_EXIF_IFD).items() if tag != _INTEROP_IFD}
+    if camera:
+        kept[_EXIF_IFD] = camera
     buffer = io.BytesIO()
     file_format = PIL.Image.registered_extensions().get(extension, "PNG")
     options = {"quality": 95} if file_format == "JPEG" else {}
@@ -85,14 +94,29 @@ def encode_photo(photo, extension, metadata=None):
     return buffer.getvalue()
 
 
+def temporary_beside(path, suffix=".partial"):
+    """A new empty file beside `path` (same folder, so renaming it into place is atomic)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=suffix)
+    os.close(handle)
+    return temporary
+
+
+def move_into_place(temporary, path):
+    """Renames a finished temporary file onto `path`, with the permissions any new file gets (umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp made it 0600
+    os.replace(temporary, path)
+
+
 def write_atomically(path, data):
     """Writes beside the target, then renames: a crash never leaves half a file."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".partial")
+    temporary = temporary_beside(path)
     try:
-        with os.fdopen(handle, "wb") as f:
+        with open(temporary, "wb") as f:
             f.write(data)
-        os.replace(temporary, path)
+        move_into_place(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -121,16 +145,25 @@ def video_writer(path, fps, size):
 
 
 def add_audio(video_only, source, out_path):
-    """Muxes the source's audio (if any) with the de-identified frames, dropping all metadata."""
+    """Muxes the source's audio (if any) with the de-identified frames, dropping all metadata.
+
+    ffmpeg writes beside `out_path` and the result is renamed into place, as every output is.
+    """
     import imageio_ffmpeg
 
-    command = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", video_only, "-i", source,
-        "-map", "0:v:0", "-map", "1:a?", "-c", "copy", "-map_metadata", "-1", out_path,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise MediaError(f"{source}: could not copy the audio ({result.stderr.strip()[-200:]})")
+    temporary = temporary_beside(out_path, suffix=os.path.splitext(out_path)[1])
+    try:
+        command = [
+            imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", video_only, "-i", source,
+            "-map", "0:v:0", "-map", "1:a?", "-c", "copy", "-map_metadata", "-1", temporary,
+        ]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise MediaError(f"{source}: could not copy the audio ({result.stderr.strip()[-200:]})")
+        move_into_place(temporary, out_path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
 
 
 def rgb(frame_bgr):

@@ -1,0 +1,113 @@
+"""Reliability defects found with hostile inputs: each test failed before its fix."""
+
+import io
+import os
+import stat
+
+import cv2
+import numpy as np
+import PIL.Image
+
+from conftest import face_photo
+from ppgan_tf.data import prepare
+from ppgan_tf.deidentify import cli, media
+from test_deidentify import _exif, _run_cli, _write_video
+
+
+def _photo_file(path, photo=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), (photo if photo is not None else face_photo()[0])[:, :, ::-1])
+    return path
+
+
+def test_keep_metadata_keeps_a_camera_photos_exif_sub_ifd(tmp_path):
+    photo, _ = face_photo()
+    exif = PIL.Image.Exif()
+    exif[0x010F] = "Canon"
+    exif[0x8769] = {0x9003: "2024:05:01 10:00:00", 0x829A: 0.01}  # the Exif sub-IFD: date taken, exposure
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(photo).save(buffer, "JPEG", exif=exif.tobytes())
+    source = tmp_path / "camera.jpg"
+    source.write_bytes(buffer.getvalue())
+    assert _run_cli(source, "-o", tmp_path / "kept", "--replacewith=blur", "--keep-metadata") == 0
+    kept = _exif(tmp_path / "kept" / "camera.jpg")
+    assert kept[0x010F] == "Canon" and 0x8825 not in kept
+    assert kept.get_ifd(0x8769)[0x9003] == "2024:05:01 10:00:00"
+
+
+def test_pgm_photos_are_written_as_pgm(tmp_path):
+    grey = cv2.cvtColor(face_photo()[0], cv2.COLOR_RGB2GRAY)
+    source = tmp_path / "in" / "face.pgm"
+    source.parent.mkdir()
+    cv2.imwrite(str(source), grey)
+    assert _run_cli(source, "-o", tmp_path / "out", "--replacewith=blur") == 0
+    written = cv2.imread(str(tmp_path / "out" / "face.pgm"), cv2.IMREAD_UNCHANGED)
+    assert written.shape == grey.shape
+
+
+def test_two_inputs_with_one_name_are_refused_before_any_work(tmp_path):
+    first, second = _photo_file(tmp_path / "x" / "a.jpg"), _photo_file(tmp_path / "y" / "a.jpg")
+    jobs, problems = cli.plan_jobs([str(first), str(second)], str(tmp_path / "out"), log=lambda _: None)
+    assert [job.source for job in jobs] == [str(first)]
+    assert str(first) in problems[str(second)]
+    for album in ("one", "two"):
+        _photo_file(tmp_path / album / "photos" / "p.png")
+    jobs, problems = cli.plan_jobs([str(tmp_path / "one" / "photos"), str(tmp_path / "two" / "photos")],
+                                   str(tmp_path / "out"), log=lambda _: None)
+    assert len(jobs) == 1 and len(problems) == 1
+    assert _run_cli(first, second, "-o", tmp_path / "out", "--replacewith=blur") == 1  # the refused one fails
+
+
+def test_an_output_folder_inside_the_input_is_never_read_back(tmp_path):
+    folder = tmp_path / "album"
+    _photo_file(folder / "a.png")
+    for _ in range(2):
+        assert _run_cli(folder, "-o", folder / "anonymised", "--replacewith=blur") == 0
+    written = [os.path.relpath(os.path.join(d, n), folder) for d, _, names in os.walk(folder) for n in names]
+    assert sorted(p for p in written if p.endswith(".png")) == ["a.png", os.path.join("anonymised", "album", "a.png")]
+
+
+def test_an_output_that_would_replace_its_input_is_refused(tmp_path):
+    source = _photo_file(tmp_path / "a.png")
+    jobs, problems = cli.plan_jobs([str(source)], str(source), log=lambda _: None)
+    assert jobs == [] and "replace the input" in problems[str(source)]
+
+
+def test_symlinked_folders_are_followed_once(tmp_path):
+    real = tmp_path / "real"
+    _photo_file(real / "a.png")
+    album = tmp_path / "album"
+    album.mkdir()
+    os.symlink(real, album / "linked")
+    os.symlink(album, album / "linked" / "loop")  # a cycle
+    jobs, problems = cli.plan_jobs([str(album)], str(tmp_path / "out"), log=lambda _: None)
+    assert [os.path.relpath(job.source, album) for job in jobs] == [os.path.join("linked", "a.png")]
+
+
+def test_a_truncated_video_fails_and_writes_nothing(tmp_path):
+    source = str(tmp_path / "clip.avi")
+    writer = cv2.VideoWriter(source, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    photo, _ = face_photo(240, 320, top=40, left=60)
+    for i in range(30):
+        writer.write(np.roll(photo, 3 * i, axis=1)[:, :, ::-1])
+    writer.release()
+    with open(source, "r+b") as f:
+        f.truncate(os.path.getsize(source) // 2)
+    assert _run_cli(source, "-o", tmp_path / "out", "--replacewith=blur") == 1
+    assert not os.path.exists(tmp_path / "out" / "clip.avi")
+
+
+def test_outputs_get_the_permissions_of_any_new_file(tmp_path):
+    source = _photo_file(tmp_path / "a.png")
+    video = str(tmp_path / "v.mp4")
+    _write_video(video, frames=3)
+    assert _run_cli(source, video, "-o", tmp_path / "out", "--replacewith=blur", "--keep-audio") == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("a.png", "v.mp4"):
+        assert stat.S_IMODE(os.stat(tmp_path / "out" / name).st_mode) == 0o666 & ~umask
+
+
+def test_crops_of_photos_differing_only_in_extension_stay_apart():
+    assert prepare.crop_path("people/x.jpg", 0) != prepare.crop_path("people/x.png", 0)
