@@ -111,3 +111,23 @@ def test_outputs_get_the_permissions_of_any_new_file(tmp_path):
 
 def test_crops_of_photos_differing_only_in_extension_stay_apart():
     assert prepare.crop_path("people/x.jpg", 0) != prepare.crop_path("people/x.png", 0)
+
+
+def test_blending_in_the_face_region_equals_blending_the_whole_photo(detector):
+    from ppgan_tf.deidentify import replace
+    from ppgan_tf.faces import alignment
+
+    photo, _ = face_photo(900, 1200, top=300, left=500)
+    face = detector.detect(photo)[0]
+    aligned = alignment.align_face(photo, face.landmarks, 64, 0.2)
+    fake = 255 - aligned.crop
+    mask = replace.face_mask(64, 0.2)
+    result, (x0, y0, x1, y1) = replace.blend_into_photo(photo, fake, aligned, mask)
+    # The whole-photo computation the region version replaces.
+    warped, coverage = alignment.warp_to_photo(fake, aligned.to_photo, photo.shape)
+    weight, _ = alignment.warp_to_photo(mask, aligned.to_photo, photo.shape)
+    weight = (weight[:, :, 0] * coverage)[:, :, None]
+    expected = np.clip(np.round(photo * (1 - weight) + warped * weight), 0, 255).astype(np.uint8)
+    expected = np.where(weight > 0, expected, photo)
+    assert np.abs(result.astype(int) - expected.astype(int)).max() <= 1
+    assert (x1 - x0) * (y1 - y0) < photo.shape[0] * photo.shape[1] / 10

@@ -22,24 +22,43 @@ def face_mask(size, margin, feather=0.08):
     return cv2.GaussianBlur(mask, (blur, blur), 0)
 
 
+def crop_region(to_photo, crop_size, photo_shape, pad=2):
+    """The integer (x0, y0, x1, y1) box of the photo that a warped-back crop can touch."""
+    corners = np.array([[0, 0], [crop_size, 0], [0, crop_size], [crop_size, crop_size]], np.float64)
+    mapped = alignment.apply_transform(to_photo, corners)
+    x0, y0 = np.floor(mapped.min(axis=0)).astype(int) - pad
+    x1, y1 = np.ceil(mapped.max(axis=0)).astype(int) + pad
+    height, width = photo_shape[:2]
+    return max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+
+
 def blend_into_photo(photo, face_crop, aligned, mask):
     """The photo with `face_crop` (aligned, RGB or grey) blended in through `mask`.
 
+    Only the region of the photo the face can touch is warped and blended, so
+    the cost and memory of a face do not grow with the photo's size.
     A grey face replaces the luminance only: the photo keeps its colours.
-    Returns (new photo, photo-sized weight map of the replaced region).
+    Returns (new photo, the region's (x0, y0, x1, y1)).
     """
-    warped, coverage = alignment.warp_to_photo(face_crop, aligned.to_photo, photo.shape)
-    weight, _ = alignment.warp_to_photo(mask, aligned.to_photo, photo.shape)
+    x0, y0, x1, y1 = crop_region(aligned.to_photo, face_crop.shape[0], photo.shape)
+    result = photo.copy()
+    if x1 <= x0 or y1 <= y0:
+        return result, (x0, y0, x0, y0)
+    region = photo[y0:y1, x0:x1]
+    to_region = aligned.to_photo - np.array([[0, 0, x0], [0, 0, y0]], np.float64)
+    warped, coverage = alignment.warp_to_photo(face_crop, to_region, region.shape)
+    weight, _ = alignment.warp_to_photo(mask, to_region, region.shape)
     weight = (weight[:, :, 0] * coverage)[:, :, None]
     if face_crop.shape[-1] == 1 and photo.shape[-1] == 3:
-        ycrcb = cv2.cvtColor(photo, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+        ycrcb = cv2.cvtColor(region, cv2.COLOR_RGB2YCrCb).astype(np.float32)
         ycrcb[:, :, :1] = ycrcb[:, :, :1] * (1 - weight) + warped.astype(np.float32) * weight
-        result = cv2.cvtColor(np.clip(np.round(ycrcb), 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
+        mixed = cv2.cvtColor(np.clip(np.round(ycrcb), 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
     else:
-        mixed = photo.astype(np.float32) * (1 - weight) + warped.astype(np.float32) * weight
-        result = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+        blend = region.astype(np.float32) * (1 - weight) + warped.astype(np.float32) * weight
+        mixed = np.clip(np.round(blend), 0, 255).astype(np.uint8)
     # Outside the mask the photo stays exactly as it was (no colour round trip).
-    return np.where(weight > 0, result, photo), weight[:, :, 0]
+    result[y0:y1, x0:x1] = np.where(weight > 0, mixed, region)
+    return result, (x0, y0, x1, y1)
 
 
 def expanded_box(box, shape, grow=0.25):
