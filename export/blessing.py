@@ -68,6 +68,18 @@ class PushRefused(RuntimeError):
     pass
 
 
+def check_push_target(serving_base, model_name):
+    """Raises PushRefused unless SERVING_BASE/MODEL_NAME is (or can be) a folder; checked before any work."""
+    for path in (serving_base, os.path.join(serving_base, model_name)):
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise PushRefused(f"--push_to: {path} is a file, not a folder")
+    parent = os.path.abspath(serving_base)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise PushRefused(f"--push_to: cannot create folders under {parent}")
+
+
 def push(savedmodel_version_dir, serving_base, model_name, blessed, reasons=()):
     """Copies a SavedModel version into SERVING_BASE/MODEL_NAME/<next version>.
 
@@ -80,6 +92,7 @@ def push(savedmodel_version_dir, serving_base, model_name, blessed, reasons=()):
     """
     if not blessed:
         raise PushRefused("not blessed, not pushed: " + "; ".join(reasons))
+    check_push_target(serving_base, model_name)
     model_dir = os.path.join(serving_base, model_name)
     os.makedirs(model_dir, exist_ok=True)
     versions = [int(v) for v in os.listdir(model_dir) if v.isdigit()]

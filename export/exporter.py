@@ -37,6 +37,10 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
     if unknown:
         raise ValueError(f"Unknown TFLite variants {sorted(unknown)}: choose from {tflite.VARIANTS}")
     thresholds = thresholds or blessing.Thresholds()
+    if push_to:
+        if "savedmodel" not in formats:
+            raise ValueError("--push_to needs the savedmodel format")
+        blessing.check_push_target(push_to, model_name)  # before the work, not after it
     config = RunConfig.load(workdir)
     out = os.path.join(workdir, "export")
     version = int(time.time())
@@ -114,12 +118,12 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
         "blessed": blessed,
         "reasons": reasons,
     }
+    if "savedmodel" in formats:  # clients (ppgan-deidentify) take the newest blessed version only
+        savedmodel.write_info(serving_dir, {**savedmodel.read_info(serving_dir), "blessed": blessed})
     if push_to:
-        if "savedmodel" not in formats:
-            raise ValueError("--push_to needs the savedmodel format")
         try:
             report["pushed_to"] = blessing.push(serving_dir, push_to, model_name, blessed, reasons)
-        except blessing.PushRefused as refusal:
+        except (blessing.PushRefused, OSError) as refusal:
             report["push_refused"] = str(refusal)
     with open(os.path.join(out, REPORT_FILENAME), "w") as f:
         json.dump(report, f, indent=2)

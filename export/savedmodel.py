@@ -87,11 +87,7 @@ def serving_archive(generator, verificator=None):
     )
 
     def from_bytes(image_bytes):
-        def decode(data):
-            image = tf.io.decode_image(data, channels=channels, expand_animations=False)
-            image = tf.image.resize(image, [size, size], antialias=True)
-            return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-
+        decode = lambda data: decode_request_image(data, channels, size)  # noqa: E731
         images = tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec([size, size, channels], tf.uint8))
         faces = deidentify(images, random_noise(images))
         return {"png": tf.map_fn(tf.io.encode_png, faces, fn_output_signature=tf.string)}
@@ -145,6 +141,50 @@ def write_warmup(savedmodel_dir, model_name, sample_images):
             log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
     return path
+
+
+# A request's image is an aligned face: anything over 16 MP is refused before it is decoded.
+MAX_REQUEST_PIXELS = 4096 * 4096
+
+
+def declared_pixels(data):
+    """Width x height that an encoded image's header declares (JPEG, PNG, GIF, BMP; 0 for others), read in the graph."""
+    padded = tf.strings.join([data, tf.constant(b"\0" * 32)])
+    head = tf.cast(tf.io.decode_raw(tf.strings.substr(padded, 0, 32), tf.uint8), tf.int64)
+    big_endian = lambda i: head[i] * 16777216 + head[i + 1] * 65536 + head[i + 2] * 256 + head[i + 3]  # noqa: E731
+    little_endian = lambda i: head[i] + head[i + 1] * 256 + head[i + 2] * 65536 + head[i + 3] * 16777216  # noqa: E731
+
+    def jpeg():
+        shape = tf.cast(tf.image.extract_jpeg_shape(data), tf.int64)
+        return shape[0] * shape[1]
+
+    def bmp():
+        height = little_endian(22)  # signed: negative for top-down rows
+        return little_endian(18) * tf.where(height >= 2**31, 2**32 - height, height)
+
+    return tf.case([
+        (tf.logical_and(tf.equal(head[0], 0xFF), tf.equal(head[1], 0xD8)), jpeg),
+        (tf.logical_and(tf.equal(head[0], 0x89), tf.equal(head[1], 0x50)), lambda: big_endian(16) * big_endian(20)),
+        (tf.logical_and(tf.equal(head[0], 0x47), tf.equal(head[1], 0x49)),
+         lambda: (head[6] + 256 * head[7]) * (head[8] + 256 * head[9])),
+        (tf.logical_and(tf.equal(head[0], 0x42), tf.equal(head[1], 0x4D)), bmp),
+    ], default=lambda: tf.constant(0, tf.int64))
+
+
+def decode_request_image(data, channels, size):
+    """One request image -> an aligned uint8 face of `size`; too large or undecodable raise InvalidArgumentError."""
+    pixels = declared_pixels(data)
+    with tf.control_dependencies([tf.debugging.assert_less_equal(
+            pixels, tf.constant(MAX_REQUEST_PIXELS, tf.int64),
+            message=f"image too large (limit {MAX_REQUEST_PIXELS // 1_000_000} megapixels)")]):
+        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+    image = tf.image.resize(image, [size, size], antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+
+def read_info(savedmodel_dir):
+    with open(os.path.join(savedmodel_dir, INFO_PATH)) as f:
+        return json.load(f)
 
 
 def write_info(savedmodel_dir, info):

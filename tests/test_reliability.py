@@ -131,3 +131,49 @@ def test_blending_in_the_face_region_equals_blending_the_whole_photo(detector):
     expected = np.where(weight > 0, expected, photo)
     assert np.abs(result.astype(int) - expected.astype(int)).max() <= 1
     assert (x1 - x0) * (y1 - y0) < photo.shape[0] * photo.shape[1] / 10
+
+
+def test_a_push_target_that_is_a_file_is_refused_before_any_work(tmp_path):
+    import pytest
+
+    from export import blessing, exporter
+
+    target = tmp_path / "models"
+    target.write_text("not a folder")
+    with pytest.raises(blessing.PushRefused, match="is a file"):
+        exporter.export_run(str(tmp_path / "no_run_needed"), push_to=str(target))
+
+
+def test_ppgan_deidentify_takes_the_newest_blessed_export_only(tmp_path):
+    import json
+
+    from ppgan_tf.deidentify import backends
+
+    for version, blessed in ((100, True), (200, False)):
+        folder = tmp_path / "export" / "savedmodel" / "ppgan" / str(version)
+        (folder / "assets.extra").mkdir(parents=True)
+        (folder / "saved_model.pb").write_bytes(b"")
+        (folder / "assets.extra" / "ppgan_export.json").write_text(json.dumps({"blessed": blessed}))
+    assert backends._latest_savedmodel(str(tmp_path / "export")).endswith(os.path.join("ppgan", "100"))
+
+
+def test_the_serving_bytes_signature_refuses_a_huge_image_before_decoding():
+    import pytest
+    import tensorflow as tf
+
+    from export import savedmodel
+    from test_data import _png_header
+
+    bomb = tf.constant(_png_header(20_000, 20_000))
+    assert int(savedmodel.declared_pixels(bomb)) == 400_000_000
+    with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
+        savedmodel.decode_request_image(bomb, 3, 32)
+    small = tf.io.encode_png(tf.zeros([40, 30, 3], tf.uint8))
+    assert int(savedmodel.declared_pixels(small)) == 1200
+    assert savedmodel.decode_request_image(small, 3, 32).shape == (32, 32, 3)
+    jpeg = tf.io.encode_jpeg(tf.zeros([20, 50, 3], tf.uint8))
+    assert int(savedmodel.declared_pixels(jpeg)) == 1000
+    import cv2 as _cv2
+
+    bmp = _cv2.imencode(".bmp", np.zeros((7, 9, 3), np.uint8))[1].tobytes()
+    assert int(savedmodel.declared_pixels(tf.constant(bmp))) == 63

@@ -137,10 +137,19 @@ class _PortableBackend(Backend):
         return self._guard.embed(faces)
 
 
+def _blessed(version_dir):
+    try:
+        with open(os.path.join(version_dir, "assets.extra", "ppgan_export.json")) as f:
+            return json.load(f).get("blessed", False)
+    except (OSError, ValueError):
+        return False
+
+
 def _latest_savedmodel(export_dir):
+    """The newest blessed SavedModel version of an export, or None."""
     versions = [
         d for d in glob.glob(os.path.join(export_dir, "savedmodel", "*", "*"))
-        if os.path.basename(d).isdigit() and os.path.exists(os.path.join(d, "saved_model.pb"))
+        if os.path.basename(d).isdigit() and os.path.exists(os.path.join(d, "saved_model.pb")) and _blessed(d)
     ]
     return max(versions, key=lambda d: int(os.path.basename(d))) if versions else None
 
