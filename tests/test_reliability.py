@@ -173,7 +173,5 @@ def test_the_serving_bytes_signature_refuses_a_huge_image_before_decoding():
     assert savedmodel.decode_request_image(small, 3, 32).shape == (32, 32, 3)
     jpeg = tf.io.encode_jpeg(tf.zeros([20, 50, 3], tf.uint8))
     assert int(savedmodel.declared_pixels(jpeg)) == 1000
-    import cv2 as _cv2
-
-    bmp = _cv2.imencode(".bmp", np.zeros((7, 9, 3), np.uint8))[1].tobytes()
+    bmp = cv2.imencode(".bmp", np.zeros((7, 9, 3), np.uint8))[1].tobytes()
     assert int(savedmodel.declared_pixels(tf.constant(bmp))) == 63
