@@ -175,3 +175,37 @@ def test_the_serving_bytes_signature_refuses_a_huge_image_before_decoding():
     assert int(savedmodel.declared_pixels(jpeg)) == 1000
     bmp = cv2.imencode(".bmp", np.zeros((7, 9, 3), np.uint8))[1].tobytes()
     assert int(savedmodel.declared_pixels(tf.constant(bmp))) == 63
+
+
+def test_a_remembered_track_is_blurred_not_given_a_new_face(detector):
+    from ppgan_tf.deidentify.deidentifier import Deidentifier
+    from test_deidentify import StubBackend
+
+    photo, _ = face_photo()
+    face = detector.detect(photo)[0]
+    deidentifier = Deidentifier(backend=StubBackend(), detector=detector, guard_with="verificator")
+    _, reports = deidentifier.process(photo, [face, face], [1, 2], [0, 1], [False, True])
+    assert reports[0].mode == "ppgan" and not reports[0].remembered
+    assert reports[1].mode == "blur" and reports[1].remembered
+
+
+class _Crowd:
+    """A detector that finds the same face 70 times."""
+
+    def __init__(self, face):
+        self.face = face
+
+    def detect(self, image):
+        return [self.face] * 70
+
+
+def test_a_fixed_seed_on_a_photo_with_more_than_64_faces(tmp_path, detector):
+    from ppgan_tf.deidentify.deidentifier import Deidentifier
+
+    photo, _ = face_photo()
+    source = _photo_file(tmp_path / "crowd.png", photo)
+    deidentifier = Deidentifier(replacewith="blur", detector=_Crowd(detector.detect(photo)[0]))
+    args = cli.parse_args([str(source), "-o", str(tmp_path / "out"), "--seed", "7"])
+    job = cli.Job(str(source), str(tmp_path / "out" / "crowd.png"), "image")
+    result = cli.process_image(job, deidentifier, args, 7)
+    assert result["faces"] == 70 and [f["seed"] for f in result["face_reports"]] == list(range(7, 77))

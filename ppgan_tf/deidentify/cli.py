@@ -126,9 +126,9 @@ def process_image(job, deidentifier, args, seed):
         result, face = deidentifier.process_aligned(photo, seed)
         faces = [face]
     else:
-        seeds = None if seed is None else [seed + i for i in range(64)]
         detected = deidentifier.detector.detect(photo)
-        result, faces = deidentifier.process(photo, detected, seeds[:len(detected)] if seeds else None)
+        seeds = None if seed is None else [seed + i for i in range(len(detected))]
+        result, faces = deidentifier.process(photo, detected, seeds)
     data = media.encode_photo(result, os.path.splitext(job.target)[1], metadata if args.keep_metadata else None)
     media.write_atomically(job.target, data)
     return {**face_counts(faces), "face_reports": [dataclasses.asdict(f) for f in faces]}
@@ -163,7 +163,8 @@ def process_video(job, deidentifier, args, seed, progress):
                 detected = deidentifier.detector.detect(photo)
                 tracks = tracker.update(detected)
                 result, reports = deidentifier.process(
-                    photo, [t.face for t in tracks], [t.seed for t in tracks], [t.track_id for t in tracks]
+                    photo, [t.face for t in tracks], [t.seed for t in tracks], [t.track_id for t in tracks],
+                    [t.missed > 0 for t in tracks],
                 )
                 writer.write(result[:, :, ::-1])
                 frames += 1

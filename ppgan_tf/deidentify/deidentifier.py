@@ -99,13 +99,17 @@ class Deidentifier:
 
     # === One image ===
 
-    def process(self, image, faces=None, seeds=None, tracks=None):
+    def process(self, image, faces=None, seeds=None, tracks=None, remembered=None):
         """De-identifies `image` (RGB uint8); returns (new image, [FaceReport]).
 
         Args:
             faces: the faces to replace; detected when None.
             seeds: a noise seed per face (fresh random ones when None).
             tracks: a track id per face, recorded in the report.
+            remembered: per face, True when it was not detected in this frame
+                and its track's last box stands in: that region is hidden
+                with the fallback (blur) rather than given a generated face,
+                which would be pasted where the person may no longer be.
         """
         if faces is None:
             faces = self.detector.detect(image)
@@ -113,9 +117,14 @@ class Deidentifier:
         result, reports = image.copy(), []
         for i, face in enumerate(faces):
             report = FaceReport(box=[round(float(v), 1) for v in face.box], score=round(face.score, 4),
-                                mode=self.replacewith, seed=seeds[i], track=tracks[i] if tracks else -1)
+                                mode=self.replacewith, seed=seeds[i], track=tracks[i] if tracks else -1,
+                                remembered=bool(remembered and remembered[i]))
             try:
-                result = self._replace(result, face, seeds[i], report)
+                if report.remembered and self.replacewith == "ppgan":
+                    report.mode = self.fallback
+                    result = replace.classic(result, face.box, self.fallback)
+                else:
+                    result = self._replace(result, face, seeds[i], report)
             except Exception as error:  # fail closed: whatever broke, the face is hidden
                 result = replace.classic(result, face.box, self.fail_mode)
                 report.mode, report.fallback = self.fail_mode, f"error: {type(error).__name__}: {error}"
