@@ -11,6 +11,7 @@ import pytest
 
 from conftest import face_photo
 from ppgan_tf.data import images, manifest, prepare, tfrecords
+from test_data import _png_header
 
 SETTINGS = prepare.PrepareSettings(size=64, margin=0.2, policy="largest", threshold=0.9, max_side=640)
 
@@ -50,6 +51,10 @@ def write_photo_folder(root):
         "bob/text.jpg": (b"this is not an image\n" * 20, "not a decodable image"),
         "bob/dot.png": (_png(np.zeros((1, 1), np.uint8)), "too small"),
         "bob/blank.png": (_png(np.full((200, 200), 128, np.uint8)), prepare.NO_FACE),
+        # 182 MP declared in 0.1 kB: Pillow's own bomb check fires before the project's 200 MP limit.
+        "bob/bomb.png": (_png_header(14_000, 13_000), "too large"),
+        # Same name, other extension: its crop must not overwrite good.jpg's.
+        "alice/good.png": (_png(bgr), None),
     }
     truncated = _jpeg(photo)
     files["carol/truncated.jpg"] = (truncated[: len(truncated) // 3], "any")

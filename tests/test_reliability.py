@@ -209,3 +209,50 @@ def test_a_fixed_seed_on_a_photo_with_more_than_64_faces(tmp_path, detector):
     job = cli.Job(str(source), str(tmp_path / "out" / "crowd.png"), "image")
     result = cli.process_image(job, deidentifier, args, 7)
     assert result["faces"] == 70 and [f["seed"] for f in result["face_reports"]] == list(range(7, 77))
+
+
+def test_the_hostile_corpus_through_training_loading_deidentification_and_serving(tmp_path, capsys):
+    """The prepare_data corpus (test_prepare.write_photo_folder) through the other entry points."""
+    import tensorflow as tf
+
+    from export import savedmodel
+    from ppgan_tf.data import images as face_images
+    from ppgan_tf.data import manifest as face_manifest
+    from test_prepare import write_photo_folder
+
+    root = str(tmp_path / "photos")
+    expected = write_photo_folder(root)
+    bad = {name for name, problem in expected.items() if problem not in (None, prepare.NO_FACE)}
+
+    # Training's loader: every bad file skipped with its reason, the rest loaded.
+    records = [face_manifest.FaceRecord(key=name, path=os.path.join(root, name), identity=name.split("/")[0])
+               for name in expected]
+    faces = face_images.load_faces(records, 32, 3)
+    assert {key for key, _ in faces.skipped} == bad
+    assert len(faces.records) == len(expected) - len(bad)
+
+    # ppgan-deidentify: one line naming each bad file, the batch goes on, exit status 1, nothing overwritten.
+    out = tmp_path / "out"
+    assert _run_cli(root, "-o", out, "--replacewith=blur") == 1
+    err = capsys.readouterr().err
+    for name in bad:
+        assert sum(os.path.join(root, name) in line for line in err.splitlines()) == 1, name
+        assert not os.path.exists(out / "photos" / name)
+    written = {os.path.relpath(os.path.join(d, n), out / "photos") for d, _, names in os.walk(out / "photos")
+               for n in names}
+    assert written == set(expected) - bad
+    before = {name: os.path.getmtime(out / "photos" / name) for name in written}
+    assert _run_cli(root, "-o", out, "--replacewith=blur") == 1  # again: existing outputs are kept
+    assert before == {name: os.path.getmtime(out / "photos" / name) for name in written}
+
+    # The serving signature's decoder: a face for every good file (a 1 px one is resized), InvalidArgumentError
+    # for every undecodable or huge one, nothing else.
+    refused = set()
+    for name in expected:
+        with open(os.path.join(root, name), "rb") as f:
+            data = tf.constant(f.read())
+        try:
+            assert savedmodel.decode_request_image(data, 3, 32).shape == (32, 32, 3)
+        except tf.errors.InvalidArgumentError:
+            refused.add(name)
+    assert refused == bad - {"bob/dot.png"}
