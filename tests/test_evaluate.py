@@ -69,7 +69,7 @@ def test_a_report_is_written_for_a_tiny_run(tmp_path):
         text = f.read()
     assert "| ppgan |" in text and "## By gender" in text and "## Attribute preservation: gender" in text
     # A second evaluation reuses the trained judge.
-    again = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=False, log=lambda _: None)
+    again = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=False, pretrained=(), log=lambda _: None)
     assert again["judges"]["triplet"]["threshold"] == report["judges"]["triplet"]["threshold"]
     assert np.isclose(again["methods"]["ppgan"]["ssim"], report["methods"]["ppgan"]["ssim"])
 
@@ -104,21 +104,21 @@ def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tm
     _run(_command("trainers.train_ppgan", workdir, data, "--steps=2"))
     report = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=True, data=other, test_fraction=0.5,
                                    group_by=("race",), attributes=("race",), attribute_steps=2,
-                                   include_baselines=False, log=lambda _: None)
+                                   include_baselines=False, pretrained=(), log=lambda _: None)
     out = evaluate.evaluation_dir(workdir, other)
     assert out.endswith("evaluation_anonymous") and os.path.exists(os.path.join(out, "report.md"))
     assert os.path.exists(os.path.join(out, "split.json"))
     with open(os.path.join(workdir, "split.json")) as f:
         assert json.load(f)["params"]["data"] == data  # the run's own split is untouched
     assert report["test_faces"] == report["test_people"] == 6 and set(report["methods"]) == {"ppgan"}
-    assert set(report["judges"]) == {"triplet", "facenet", "sface", "dlib"}  # no 10-fold threshold without positive pairs
-    assert report["original_test_false_rejection"] == {"triplet": None, "facenet": None, "sface": None, "dlib": None}
+    assert set(report["judges"]) == {"triplet", "dlib"}  # no 10-fold threshold without positive pairs
+    assert report["original_test_false_rejection"] == {"triplet": None, "dlib": None}
     assert report["methods"]["ppgan"]["triplet_rank1_reidentification"] is None
     assert set(report["groups"]["race"]) <= {"a", "b"} and report["attributes"]["race"]["test_faces"] == 6
     assert os.path.exists(os.path.join(workdir, "evaluation", "facenet_judge", "facenet_judge.json"))
     # Again, with the judge in place: the run's own faces are not needed, the numbers are the same.
     again = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=False, data=other, include_baselines=False,
-                                  log=lambda _: None)
+                                  pretrained=(), log=lambda _: None)
     assert np.isclose(again["methods"]["ppgan"]["triplet_deid_rate"], report["methods"]["ppgan"]["triplet_deid_rate"])
 
 

@@ -256,3 +256,10 @@ def test_the_hostile_corpus_through_training_loading_deidentification_and_servin
         except tf.errors.InvalidArgumentError:
             refused.add(name)
     assert refused == bad - {"bob/dot.png"}
+
+
+def test_a_report_path_under_a_file_is_refused_before_any_work(tmp_path):
+    source = _photo_file(tmp_path / "a.png")
+    (tmp_path / "taken").write_text("a file")
+    assert _run_cli(source, "-o", tmp_path / "out", "--replacewith=blur", "--report", tmp_path / "taken" / "r.json") == 2
+    assert not os.path.exists(tmp_path / "out")

@@ -56,6 +56,14 @@ class Job:
     kind: str  # image, video, webcam
 
 
+def _file_in_the_way(path):
+    """The first existing non-folder among the folders above `path`, or None."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while folder and not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    return folder if folder and not os.path.isdir(folder) else None
+
+
 def _inside(path, folder):
     path, folder = os.path.realpath(path), os.path.realpath(folder)
     return path == folder or path.startswith(folder + os.sep)
@@ -209,6 +217,12 @@ def _show(frame):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    report_path = args.report or os.path.join(args.output if not os.path.splitext(args.output)[1] else
+                                              os.path.dirname(os.path.abspath(args.output)), "deidentify_report.json")
+    blocked = _file_in_the_way(report_path)
+    if blocked:  # checked before the work, not after it
+        log(f"error: --report {report_path}: {blocked} is a file, not a folder")
+        return 2
     jobs, problems = plan_jobs(args.inputs, args.output, log)
     report = {"files": {}, "failed": dict(problems), "skipped_existing": []}
     todo = []
@@ -247,8 +261,6 @@ def main(argv=None):
         faces = sum(r["faces"] for r in report["files"].values())
         bar.set_postfix(faces=faces, faces_s=f"{faces / max(time.time() - started, 1e-9):.1f}", refresh=False)
     report["summary"] = summarize(report, time.time() - started)
-    report_path = args.report or os.path.join(args.output if not os.path.splitext(args.output)[1] else
-                                              os.path.dirname(os.path.abspath(args.output)), "deidentify_report.json")
     media.write_atomically(report_path, json.dumps(report, indent=2).encode())
     summary = report["summary"]
     log(f"{summary['files_done']} files done, {summary['files_failed']} failed, {summary['files_skipped']} skipped; "

@@ -20,12 +20,13 @@ GRID_FACES = 8
 
 
 def run_ablation(config, workdir, facenet_steps=1000, use_dlib=True, detector=None, max_faces=None, group_by=(),
-                 attributes=(), log=print):
+                 attributes=(), pretrained=("facenet", "sface"), log=print):
     """Trains (or resumes) and evaluates the four settings; returns the combined report.
 
     The verificator is `config.verificator_dir` if set, else trained once
-    into WORKDIR/verificator. `max_faces`, `group_by` and `attributes` are
-    passed to `evaluate.evaluate_run`; groups and attributes for `ppgan` only.
+    into WORKDIR/verificator. `max_faces`, `group_by`, `attributes` and the
+    `pretrained` judges are passed to `evaluate.evaluate_run`; groups and
+    attributes for `ppgan` only.
     """
     from ppgan_tf.deidentify.backends import KerasBackend
 
@@ -46,7 +47,7 @@ def run_ablation(config, workdir, facenet_steps=1000, use_dlib=True, detector=No
         full = setting == "ppgan"
         reports[setting] = evaluate.evaluate_run(
             subdir, facenet_steps, use_dlib, detector, max_faces=max_faces, group_by=group_by if full else (),
-            attributes=attributes if full else (), include_baselines=full, log=log,
+            attributes=attributes if full else (), include_baselines=full, pretrained=pretrained, log=log,
         )
         shared_judge = judge_dir
         backend = KerasBackend(subdir)

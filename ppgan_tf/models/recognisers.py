@@ -86,8 +86,10 @@ def template_crop(images, fraction_box, size):
 
 
 def _as_rgb(images):
+    """RGB faces of grey or RGB ones; the channel count may be unknown until run time (a relaxed trace)."""
     images = tf.cast(images, tf.float32)
-    return tf.image.grayscale_to_rgb(images) if images.shape[-1] == 1 else images
+    rgb = tf.repeat(images, 3 // tf.shape(images)[-1], axis=-1)
+    return tf.ensure_shape(rgb, [None, None, None, 3])
 
 
 class Recogniser(tf.Module):
