@@ -30,6 +30,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Work directory of a finished training run.")
 flags.DEFINE_string("out", packaged.PACKAGED_DIR, "Folder of the packaged model (replaced atomically).")
 flags.DEFINE_integer("max_faces", 200, "Test faces for the float16 check.")
+flags.DEFINE_list("evaluations", [], "Whole-photo evaluation reports (trainers.evaluate_photos) for the model card.")
 flags.mark_flag_as_required("workdir")
 
 MAX_SSIM_DROP = 0.005
@@ -71,8 +72,11 @@ def check_float16(workdir, candidate_dir, max_faces, log=print):
     return report
 
 
-def package_run(workdir, out, max_faces=200, log=print):
-    """Packages WORKDIR's generator and verificator into `out`; returns (written, report)."""
+def package_run(workdir, out, max_faces=200, evaluations=(), log=print):
+    """Packages WORKDIR's generator and verificator into `out`; returns (written, report).
+
+    `evaluations`: whole-photo evaluation reports whose numbers go into the model card.
+    """
     config = RunConfig.load(workdir)
     with open(os.path.join(workdir, run.METRICS_FILENAME)) as f:
         metrics = json.load(f)
@@ -107,8 +111,8 @@ def package_run(workdir, out, max_faces=200, log=print):
             return False, report
         with open(os.path.join(candidate, "package_report.json"), "w") as f:
             json.dump(report, f, indent=2)
-        if os.path.exists(os.path.join(out, "MODEL_CARD.md")):  # the card is written by hand: keep it
-            shutil.copy(os.path.join(out, "MODEL_CARD.md"), candidate)
+        with open(os.path.join(candidate, "MODEL_CARD.md"), "w") as f:
+            f.write(model_card(packaged.load_info(candidate), report, evaluations))
         backup = f"{out}.previous"
         if os.path.exists(out):
             shutil.rmtree(backup, ignore_errors=True)
@@ -121,9 +125,61 @@ def package_run(workdir, out, max_faces=200, log=print):
         shutil.rmtree(candidate, ignore_errors=True)
 
 
+DATA_TERMS = {
+    "lfw": "Labeled Faces in the Wild (Huang et al. 2007; deep funneled, Huang et al. 2012): research benchmark, "
+           "photos belong to their owners",
+    "utkface": "UTKFace (Zhang, Song & Qi, CVPR 2017): non-commercial research use only",
+    "celeba": "CelebA (Liu et al., ICCV 2015): non-commercial research use only",
+}
+
+
+def model_card(info, float16_report, evaluations=()):
+    """MODEL_CARD.md of a packaged model: what it is, its data and their terms, its judges' numbers, its limits."""
+    from ppgan_tf.data import manifest
+
+    sources = [manifest.source_name(part) for part in info["training_data"].split(",") if part.strip()]
+    lines = [
+        "# PP-GAN de-identification model (ppgan-tf)", "",
+        f"A PP-GAN generator (pix2pix U-Net, {info['image_size']} px, {info['channels']} channels) trained "
+        f"{info['steps']} steps, with its Light CNN-9 verificator (10-fold test accuracy "
+        f"{info['verificator_test_accuracy']:.3f}). Weights stored as float16.", "",
+        "## Training data and their terms", "",
+        *(f"- `{name}`: {DATA_TERMS.get(name, 'see its own licence')}" for name in sources),
+        "", "Because of these terms the model is for **research use only**.", "",
+        "## Recognisers it trained against", "",
+        "The generator learnt from: " + (", ".join(info["trained_against"]) or "its own verificator only")
+        + ". No evaluation below judges with these.", "",
+        "## float16 against float32 (same faces, same noise)", "",
+        "| judge | float32 de-id | float16 de-id | float32 SSIM | float16 SSIM | max error | PSNR dB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for judge, rows in float16_report.items():
+        if isinstance(rows, dict):
+            a, b = rows["float32"], rows["float16"]
+            lines.append(f"| {judge} | {a['deid_rate']:.3f} | {b['deid_rate']:.3f} | {a['ssim']:.3f} | {b['ssim']:.3f} "
+                         f"| {b['max_abs_error']} | {b['psnr_db']:.1f} |")
+    for evaluation in evaluations:
+        from ppgan_tf.evaluation import photos
+
+        lines += ["", f"## Evaluation: {evaluation['dataset'] or 'held-out photos'}", "", photos.markdown_table(evaluation)]
+    lines += [
+        "", "## Limits", "",
+        "- Faces are found by MTCNN; a face it misses is written unchanged (listed in the report).",
+        "- Judged on held-out people of the datasets above; other populations, poses, resolutions and recognisers "
+        "may differ. Privacy against a recogniser is only measured for the judges named.",
+        "", "## Files", "",
+        *(f"- `{name}`: sha256 `{digest}`" for name, digest in sorted(info["sha256"].items())),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv):
     del argv
-    written, _ = package_run(FLAGS.workdir, FLAGS.out, FLAGS.max_faces)
+    evaluations = []
+    for path in FLAGS.evaluations:
+        with open(path) as f:
+            evaluations.append(json.load(f))
+    written, _ = package_run(FLAGS.workdir, FLAGS.out, FLAGS.max_faces, evaluations)
     if not written:
         raise SystemExit(1)
 

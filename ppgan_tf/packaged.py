@@ -50,6 +50,12 @@ def write_packaged_model(generator, verificator, info, out_dir):
     return info
 
 
+def load_info(directory=None):
+    """The `model.json` of a packaged model (default: the shipped one)."""
+    with open(os.path.join(directory or PACKAGED_DIR, INFO_FILENAME)) as f:
+        return json.load(f)
+
+
 def has_packaged_model(directory=None):
     return os.path.isfile(os.path.join(directory or PACKAGED_DIR, INFO_FILENAME))
 
@@ -67,8 +73,7 @@ def load_packaged_model(directory=None):
     info_path = os.path.join(directory, INFO_FILENAME)
     if not os.path.isfile(info_path):
         raise FileNotFoundError(f"{directory}: no packaged model here ({INFO_FILENAME} missing)")
-    with open(info_path) as f:
-        info = json.load(f)
+    info = load_info(directory)
     models = {}
     for name, cls in (("generator", UNetGenerator), ("verificator", LightCNN9)):
         path = os.path.join(directory, WEIGHT_FILES[name])
