@@ -263,3 +263,10 @@ def test_a_report_path_under_a_file_is_refused_before_any_work(tmp_path):
     (tmp_path / "taken").write_text("a file")
     assert _run_cli(source, "-o", tmp_path / "out", "--replacewith=blur", "--report", tmp_path / "taken" / "r.json") == 2
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_the_pixel_limit_is_configurable(tmp_path, capsys):
+    source = _photo_file(tmp_path / "a.png")  # 400 x 300 = 0.12 MP
+    assert _run_cli(source, "-o", tmp_path / "out", "--replacewith=blur", "--max-megapixels=0.1") == 1
+    assert "too large (400x300, limit 0.1 megapixels)" in capsys.readouterr().err
+    assert _run_cli(source, "-o", tmp_path / "out2", "--replacewith=blur", "--max-megapixels=0.2") == 0

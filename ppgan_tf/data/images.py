@@ -36,7 +36,7 @@ def _pixel_size(data):
         return None
 
 
-def decode_image_bytes(data, channels, name="<bytes>"):
+def decode_image_bytes(data, channels, name="<bytes>", max_pixels=MAX_PIXELS):
     """Decodes an encoded image to uint8 HxWxC, C = 1 (grey) or 3 (RGB).
 
     JPEG (also CMYK), PNG, PGM/PPM, BMP, TIFF, WebP and GIF (first frame);
@@ -45,15 +45,16 @@ def decode_image_bytes(data, channels, name="<bytes>"):
     `channels` asks.
 
     Raises:
-        ImageError: empty, undecodable, too small or too large; the message
-            names `name` and the problem.
+        ImageError: empty, undecodable, too small or larger than `max_pixels`
+            (read from the header, before decoding); the message names `name`
+            and the problem.
     """
     if not data:
         raise ImageError(name, "empty file")
     size = _pixel_size(data)
-    if size and size[0] * size[1] > MAX_PIXELS:
+    if size and size[0] * size[1] > max_pixels:
         shown = f"{size[0]}x{size[1]}, " if size[1] > 1 else ""
-        raise ImageError(name, f"too large ({shown}limit {MAX_PIXELS // 1_000_000} megapixels)")
+        raise ImageError(name, f"too large ({shown}limit {max_pixels / 1_000_000:g} megapixels)")
     flags = (cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR) | cv2.IMREAD_ANYDEPTH
     image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if image is None:

@@ -31,6 +31,8 @@ def parse_args(argv):
     parser.add_argument("--thresh", type=float, default=0.9, help="face detection confidence (default 0.9)")
     parser.add_argument("--min-face-size", type=int, default=20, help="smallest face side in pixels (default 20)")
     parser.add_argument("--max-side", type=int, default=1280, help="photos are downscaled to this for detection")
+    parser.add_argument("--max-megapixels", type=float, default=200,
+                        help="photos larger than this are refused before decoding (default 200)")
     parser.add_argument("--margin", type=float, default=0.2, help="alignment margin the model was trained with")
     parser.add_argument("--guard-tries", type=int, default=3, help="generations the privacy guard may try per face")
     parser.add_argument("--no-guard", action="store_true", help="do not check generated faces with a recogniser")
@@ -129,7 +131,7 @@ def _refuse_clashes(jobs, problems):
 
 
 def process_image(job, deidentifier, args, seed):
-    photo, metadata = media.read_photo(job.source)
+    photo, metadata = media.read_photo(job.source, int(args.max_megapixels * 1_000_000))
     if args.aligned:
         result, face = deidentifier.process_aligned(photo, seed)
         faces = [face]

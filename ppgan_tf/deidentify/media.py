@@ -33,8 +33,10 @@ def kind_of(path):
     return None
 
 
-def read_photo(path):
+def read_photo(path, max_pixels=images.MAX_PIXELS):
     """(RGB uint8 photo, metadata dict of the source). EXIF orientation is applied to the pixels.
+
+    Photos whose header declares more than `max_pixels` are refused before decoding.
 
     The metadata holds what `--keep-metadata` may carry over: the EXIF and the ICC colour profile.
     """
@@ -53,7 +55,7 @@ def read_photo(path):
     if frames > 1:
         raise MediaError(f"{path}: animated image ({frames} frames): convert it to a video first")
     try:
-        photo = images.decode_image_bytes(data, 3, path)
+        photo = images.decode_image_bytes(data, 3, path, max_pixels)
     except images.ImageError as error:
         raise MediaError(str(error)) from None
     return photo, metadata
