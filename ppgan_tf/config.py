@@ -162,8 +162,9 @@ PRESETS = {
 
 # The recipe of the pretrained model that ships in the package (ppgan_tf/pretrained): colour faces of
 # several datasets, each split on its own (give them with --data=a.csv,b.csv,...); V at the published
-# widths distilled from SFace; G trained against V and SFace together through random views, with a
-# margin just past SFace's threshold, first without the identity term and then with it ramped up;
+# widths distilled from SFace; G trained against SFace (the strongest verificator, which transferred best)
+# through random views, with a margin just past SFace's threshold, first without the identity term and
+# then with it ramped up;
 # bfloat16 on CPUs (float16 on GPUs); checkpoints often, for a run that goes on over days.
 PRESETS["shipped"] = {
     **PRESETS["paper"],
@@ -175,7 +176,7 @@ PRESETS["shipped"] = {
     "verificator_batch_size": 32,
     "verificator_learning_rate": 5e-4,
     "test_pairs": 1200,
-    "verificators": "lightcnn+sface",
+    "verificators": "sface",
     "verif_views": True,
     "margin": 1.4,
     "lambda_verif": 1.0,
