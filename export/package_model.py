@@ -17,13 +17,16 @@ import os
 import shutil
 import tempfile
 
+import keras
 import numpy as np
 from absl import app, flags
 
 from export import blessing
 from ppgan_tf import packaged
 from ppgan_tf.config import RunConfig
-from ppgan_tf.evaluation import evaluate
+from ppgan_tf.data import manifest, pipeline
+from ppgan_tf.evaluation import evaluate, photos
+from ppgan_tf.models import recognisers
 from ppgan_tf.training import run, verificator_pretraining
 
 FLAGS = flags.FLAGS
@@ -37,8 +40,6 @@ MAX_SSIM_DROP = 0.005
 
 
 def _judges():
-    from ppgan_tf.models import recognisers
-
     judges = [recognisers.load_recogniser("sface")]
     dlib = run.dlib_judge_or_none(log=lambda _: None)
     return judges + ([dlib] if dlib else [])
@@ -46,10 +47,6 @@ def _judges():
 
 def check_float16(workdir, candidate_dir, max_faces, log=print):
     """Float32 run against its float16 package on the run's test faces: parity per judge."""
-    import keras
-
-    from ppgan_tf.data import pipeline
-
     config = RunConfig.load(workdir)
     _, test = run.prepare_data(config, workdir, log=lambda _: None, save_split=False)
     test = evaluate.subsample_people(test, max_faces, config.seed)
@@ -80,14 +77,12 @@ def package_run(workdir, out, max_faces=200, evaluations=(), log=print):
     config = RunConfig.load(workdir)
     with open(os.path.join(workdir, run.METRICS_FILENAME)) as f:
         metrics = json.load(f)
-    import keras
-
     generator = keras.saving.load_model(os.path.join(workdir, run.GENERATOR_FILENAME))
     verificator, verificator_info = verificator_pretraining.load_verificator(run.verificator_dir(config, workdir))
     info = {
         "image_size": config.image_size,
         "channels": config.channels,
-        "margin": 0.2,
+        "margin": recognisers.CROP_MARGIN,  # prepare_data's default alignment margin, which the recipe uses
         "verificator_threshold": verificator_info["threshold"],
         "verificator_test_accuracy": verificator_info["test_accuracy"],
         "trained_against": run.trained_against(config, verificator_info),
@@ -135,8 +130,6 @@ DATA_TERMS = {
 
 def model_card(info, float16_report, evaluations=()):
     """MODEL_CARD.md of a packaged model: what it is, its data and their terms, its judges' numbers, its limits."""
-    from ppgan_tf.data import manifest
-
     sources = [manifest.source_name(part) for part in info["training_data"].split(",") if part.strip()]
     lines = [
         "# PP-GAN de-identification model (ppgan-tf)", "",
@@ -159,8 +152,6 @@ def model_card(info, float16_report, evaluations=()):
             lines.append(f"| {judge} | {a['deid_rate']:.3f} | {b['deid_rate']:.3f} | {a['ssim']:.3f} | {b['ssim']:.3f} "
                          f"| {b['max_abs_error']} | {b['psnr_db']:.1f} |")
     for evaluation in evaluations:
-        from ppgan_tf.evaluation import photos
-
         lines += ["", f"## Evaluation: {evaluation['dataset'] or 'held-out photos'}", "", photos.markdown_table(evaluation)]
     lines += [
         "", "## Limits", "",

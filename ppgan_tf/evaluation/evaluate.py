@@ -78,17 +78,17 @@ def pairable(identities):
     return True
 
 
-def subsample_people(faces, max_faces, seed=0):
-    """At most `max_faces` test faces, taken as whole people in a seeded random order.
+def sample_people(identities, max_faces, seed=0):
+    """Sorted indices of at most `max_faces` faces, taken as whole people in a seeded random order.
 
     Whole people keep the pairs and the gallery of each person; a random
     order keeps the groups (gender, age, ...) in proportion, which the
     first N faces of a name-sorted manifest would not.
     """
-    if not max_faces or len(faces.images) <= max_faces:
-        return faces
+    if not max_faces or len(identities) <= max_faces:
+        return list(range(len(identities)))
     by_person = collections.defaultdict(list)
-    for index, identity in enumerate(faces.identities):
+    for index, identity in enumerate(identities):
         by_person[identity].append(index)
     people = sorted(by_person)
     np.random.default_rng(seed).shuffle(people)
@@ -96,7 +96,14 @@ def subsample_people(faces, max_faces, seed=0):
     for person in people:
         if len(chosen) + len(by_person[person]) <= max_faces:
             chosen.extend(by_person[person])
-    chosen.sort()
+    return sorted(chosen)
+
+
+def subsample_people(faces, max_faces, seed=0):
+    """At most `max_faces` of a `FaceSet`, as whole people (see `sample_people`)."""
+    chosen = sample_people(faces.identities, max_faces, seed)
+    if len(chosen) == len(faces.images):
+        return faces
     return FaceSet(faces.images[chosen], [faces.records[i] for i in chosen], faces.skipped)
 
 

@@ -82,11 +82,8 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
         trained_against: the recognisers the model learnt from, named in the report.
     """
     paths, records = test_photos(workdir, dataset, photos_root)
-    faces = face_images.FaceSet(np.zeros((len(paths), 1, 1, 1), np.uint8), records, [])
-    faces = evaluate.subsample_people(faces, max_photos)
-    chosen = {id(r) for r in faces.records}
-    paths = [p for p, r in zip(paths, records) if id(r) in chosen]
-    records = [r for r in records if id(r) in chosen]
+    chosen = evaluate.sample_people([r.identity for r in records], max_photos)
+    paths, records = [paths[i] for i in chosen], [records[i] for i in chosen]
     originals, outputs, kept, reports = photo_crops(deidentifier, paths, log=log)
     records = [records[i] for i in kept]
     identities = [r.identity for r in records]

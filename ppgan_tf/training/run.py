@@ -128,21 +128,15 @@ def evaluate_generator(trainer, verificator, threshold, test_faces, seed=0, judg
     ssim = metrics.ssim_per_image(
         test_faces.images.astype(np.float32) / 127.5 - 1.0, fakes.astype(np.float32) / 127.5 - 1.0
     )
-    rates = {
-        "deid_rate_own_verificator": metrics.deidentification_rate(
-            verificator_pretraining.embed(verificator, test_faces.images),
-            verificator_pretraining.embed(verificator, fakes), threshold,
-        ),
-    }
-    for name, recogniser in trainer.verificators.items():
-        if name != "lightcnn":
-            rates[f"deid_rate_{name}"] = metrics.deidentification_rate(
-                recogniser.embed(test_faces.images), recogniser.embed(fakes), recogniser.threshold
-            )
+    scorers = [("own_verificator", lambda images: verificator_pretraining.embed(verificator, images), threshold)]
+    scorers += [(name, recogniser.embed, recogniser.threshold)
+                for name, recogniser in trainer.verificators.items() if name != "lightcnn"]
     if judge is not None:
-        rates[f"deid_rate_{judge.name}"] = metrics.deidentification_rate(
-            judge.embed(test_faces.images), judge.embed(fakes), judge.threshold
-        )
+        scorers.append((judge.name, judge.embed, judge.threshold))
+    rates = {
+        f"deid_rate_{name}": metrics.deidentification_rate(embed(test_faces.images), embed(fakes), limit)
+        for name, embed, limit in scorers
+    }
     return {**rates, "ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
 
 
@@ -233,15 +227,14 @@ def trained_against(config, verificator_info):
 
 def describe_workdir(workdir, results):
     """The closing lines of a run: its numbers and where everything is."""
-    independent = [key for key in results if key.startswith("deid_rate_")
-                   and key[len("deid_rate_"):] not in ("own_verificator", "lightcnn", *results["trained_against"])]
+    rates = {key[len("deid_rate_"):]: value for key, value in results.items() if key.startswith("deid_rate_")}
     lines = [
-        f"de-identification rate {results['deid_rate_own_verificator']:.3f} against the run's own verificator "
+        f"de-identification rate {rates.pop('own_verificator'):.3f} against the run's own verificator "
         f"(what G trained against: not a privacy measure)",
-        *(f"de-identification rate {results[key]:.3f} against {key[len('deid_rate_'):]} (trained against)"
-          for key in results if key[len("deid_rate_"):] in results["trained_against"]),
-        *(f"de-identification rate {results[key]:.3f} against {key[len('deid_rate_'):]}, an independent judge "
-          f"at its published threshold" for key in independent),
+        *(f"de-identification rate {rate:.3f} against {name}"
+          + (" (trained against)" if name in results["trained_against"]
+             else ", an independent judge at its published threshold")
+          for name, rate in rates.items()),
         f"SSIM {results['ssim']:.3f}, verificator accuracy {results['verificator_test_accuracy']:.3f}, "
         f"{results['images_per_second']:.1f} images/s, {results['wall_seconds']:.0f} s",
         f"work directory: {os.path.abspath(workdir)}",

@@ -12,7 +12,6 @@ import tqdm
 from ppgan_tf import losses
 from ppgan_tf.config import split_names
 from ppgan_tf.data import pipeline
-from ppgan_tf.data.images import FaceSet
 from ppgan_tf.evaluation import metrics
 from ppgan_tf.models import LightCNN9, recognisers
 from ppgan_tf.training import views
@@ -36,13 +35,21 @@ def embed(verificator, images_uint8, batch_size=64):
     return np.concatenate(chunks) if chunks else np.zeros((0, verificator.embedding_dim), np.float32)
 
 
-def evaluate_verificator(verificator, faces, num_pairs, seed=0):
-    """Accuracy on balanced test pairs, threshold chosen by 10-fold cross-validation."""
-    first, second, same = pipeline.evaluation_pairs(faces.identities, num_pairs, seed)
-    # Pretrained recognisers embed uint8 faces themselves; Keras verificators go through `embed`.
-    embeddings = verificator.embed(faces.images) if hasattr(verificator, "embed") else embed(verificator, faces.images)
+def embed_faces(verificator, images_uint8):
+    """Embeddings of uint8 faces by a Keras verificator (through `embed`) or a pretrained recogniser (its own)."""
+    return verificator.embed(images_uint8) if hasattr(verificator, "embed") else embed(verificator, images_uint8)
+
+
+def pair_accuracy(embeddings, identities, num_pairs, seed=0):
+    """Accuracy on balanced pairs of these embeddings, threshold chosen by 10-fold cross-validation."""
+    first, second, same = pipeline.evaluation_pairs(identities, num_pairs, seed)
     distances = np.linalg.norm(embeddings[first] - embeddings[second], axis=-1)
     return metrics.ten_fold_threshold(distances, same, seed=seed)
+
+
+def evaluate_verificator(verificator, faces, num_pairs, seed=0):
+    """Accuracy on balanced test pairs, threshold chosen by 10-fold cross-validation."""
+    return pair_accuracy(embed_faces(verificator, faces.images), faces.identities, num_pairs, seed)
 
 
 def teacher_targets(teachers):
@@ -55,17 +62,17 @@ def teacher_targets(teachers):
     return lambda images: tf.concat([teacher(images) for teacher in teachers], axis=-1) * scale
 
 
-def accuracy_by_dataset(verificator, faces, num_pairs, seed=0):
-    """10-fold test accuracy on each source dataset's own pairs (records with a `dataset` attribute)."""
+def accuracy_by_dataset(embeddings, records, num_pairs, seed=0):
+    """10-fold accuracy on each source dataset's own pairs (records with a `dataset` attribute)."""
     groups = {}
-    for index, record in enumerate(faces.records):
+    for index, record in enumerate(records):
         if record.attribute("dataset"):
             groups.setdefault(record.attribute("dataset"), []).append(index)
     results = {}
     for name, indices in sorted(groups.items()):
-        subset = FaceSet(faces.images[indices], [faces.records[i] for i in indices], [])
         try:
-            results[name] = evaluate_verificator(verificator, subset, num_pairs, seed).accuracy
+            results[name] = pair_accuracy(embeddings[indices], [records[i].identity for i in indices],
+                                          num_pairs, seed).accuracy
         except ValueError:  # no pairs in this source (one photo per person)
             continue
     return results
@@ -103,8 +110,8 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
     targets_of = teacher_targets(teachers) if teachers else None
     trained = verificator.trainable_variables
     if targets_of is not None:
-        probe = tf.zeros([1, config.image_size, config.image_size, config.channels])
-        head = keras.layers.Dense(targets_of(probe).shape[-1], use_bias=False, dtype="float32", name="teacher_head")
+        target_size = sum(teacher.embedding_dim for teacher in teachers)
+        head = keras.layers.Dense(target_size, use_bias=False, dtype="float32", name="teacher_head")
         head.build((None, config.embedding_dim))
         trained = trained + head.trainable_variables
     optimizer = keras.optimizers.Adam(config.verificator_learning_rate)
@@ -140,11 +147,13 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
         progress.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
     seconds = time.time() - started
 
-    result = evaluate_verificator(verificator, test_faces, config.test_pairs, config.seed)
+    embeddings = embed(verificator, test_faces.images)
+    result = pair_accuracy(embeddings, test_faces.identities, config.test_pairs, config.seed)
     info = {
         "threshold": result.threshold,
         "test_accuracy": result.accuracy,
-        "test_accuracy_by_dataset": accuracy_by_dataset(verificator, test_faces, config.test_pairs, config.seed),
+        "test_accuracy_by_dataset": accuracy_by_dataset(embeddings, test_faces.records, config.test_pairs,
+                                                        config.seed),
         "fold_accuracies": result.fold_accuracies,
         "steps": config.verificator_steps,
         "teachers": teacher_names,
