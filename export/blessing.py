@@ -13,7 +13,7 @@ import shutil
 
 import numpy as np
 
-from ppgan_tf.evaluation import metrics
+from ppgan_tf import metrics
 
 MAX_DEID_DROP = 0.01  # a format may lose at most 1 point of de-identification rate
 

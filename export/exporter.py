@@ -9,8 +9,10 @@ import numpy as np
 import tensorflow as tf
 
 from export import blessing, onnx_model, savedmodel, tflite
+from ppgan_tf import layout
 from ppgan_tf.config import RunConfig
 from ppgan_tf.data import pipeline
+from ppgan_tf.deidentify import backends
 from ppgan_tf.training import run, verificator_pretraining
 
 FORMATS = ("savedmodel", "tflite", "onnx")
@@ -42,12 +44,12 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
             raise ValueError("--push_to needs the savedmodel format")
         blessing.check_push_target(push_to, model_name)  # before the work, not after it
     config = RunConfig.load(workdir)
-    out = os.path.join(workdir, "export")
+    out = os.path.join(workdir, layout.EXPORT)
     version = int(time.time())
 
     # === The trained model, in float32 ===
     shape = (config.image_size, config.image_size, config.channels)
-    generator = savedmodel.float32_copy(keras.saving.load_model(os.path.join(workdir, run.GENERATOR_FILENAME)), shape)
+    generator = savedmodel.float32_copy(keras.saving.load_model(os.path.join(workdir, layout.GENERATOR)), shape)
     verificator, verificator_info = verificator_pretraining.load_verificator(run.verificator_dir(config, workdir))
     train, test = run.prepare_data(config, workdir, log=lambda _: None)
     faces = test.images[:max_faces]
@@ -70,7 +72,7 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
             serving_dir, verbose=False
         )
         savedmodel.write_warmup(serving_dir, model_name, faces[:4])
-        savedmodel.write_info(serving_dir, {
+        layout.write_export_info(serving_dir, {
             "image_size": config.image_size, "channels": config.channels,
             "noise_size": generator.noise_size, "verificator_threshold": threshold,
         })
@@ -92,7 +94,7 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
         for variant in tflite_variants:
             path = tflite.write_variant(portable_dir, os.path.join(out, "tflite"), variant, contract,
                                         representative if variant == "full_int8" else None)
-            output = tflite.TFLiteGenerator(path)(faces, noise)
+            output = backends.TFLiteGenerator(path)(faces, noise)
             rows[f"tflite_{variant}"] = blessing.parity(reference, output, faces, embed, threshold)
             files[f"tflite_{variant}"] = path
 
@@ -100,7 +102,7 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
     if "onnx" in formats:
         path = onnx_model.write(portable_dir, os.path.join(out, "onnx", f"{model_name}.onnx"),
                                 config.image_size, config.channels, generator.noise_size)
-        rows["onnx"] = blessing.parity(reference, onnx_model.OnnxGenerator(path)(faces, noise), faces, embed, threshold)
+        rows["onnx"] = blessing.parity(reference, backends.OnnxGenerator(path)(faces, noise), faces, embed, threshold)
         files["onnx"] = path
 
     for name, path in files.items():
@@ -119,7 +121,7 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
         "reasons": reasons,
     }
     if "savedmodel" in formats:  # clients (ppgan-deidentify) take the newest blessed version only
-        savedmodel.write_info(serving_dir, {**savedmodel.read_info(serving_dir), "blessed": blessed})
+        layout.write_export_info(serving_dir, {**layout.read_export_info(serving_dir), "blessed": blessed})
     if push_to:
         try:
             report["pushed_to"] = blessing.push(serving_dir, push_to, model_name, blessed, reasons)
@@ -153,7 +155,7 @@ def format_table(report):
 
 def model_card(config, workdir, report, generator):
     """A model card in Markdown: what the model is, was trained on, measured, and is not for."""
-    with open(os.path.join(workdir, run.METRICS_FILENAME)) as f:
+    with open(os.path.join(workdir, layout.METRICS)) as f:
         trained = json.load(f)
     rows = "\n".join(
         f"| {name} | {row['path']} | {row['bytes'] / 1e6:.2f} MB | {row['max_abs_error']} | {row['psnr_db']:.1f} | "

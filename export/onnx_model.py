@@ -19,19 +19,3 @@ def write(portable_dir, path, image_size, channels, noise_size):
     function = tf.function(lambda images, noise: signature(images=images, noise=noise), autograph=False)
     tf2onnx.convert.from_function(function, input_signature=spec, opset=OPSET, output_path=path)
     return path
-
-
-class OnnxGenerator:
-    """Runs an ONNX generator one face at a time with onnxruntime."""
-
-    def __init__(self, path):
-        import onnxruntime
-
-        self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-
-    def __call__(self, images, noise):
-        outputs = [
-            self.session.run(["deidentified"], {"images": images[i:i + 1], "noise": noise[i:i + 1].astype(np.float32)})[0]
-            for i in range(len(images))
-        ]
-        return np.concatenate(outputs)

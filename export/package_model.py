@@ -22,7 +22,7 @@ import numpy as np
 from absl import app, flags
 
 from export import blessing
-from ppgan_tf import packaged
+from ppgan_tf import layout, packaged
 from ppgan_tf.config import RunConfig
 from ppgan_tf.data import manifest, pipeline
 from ppgan_tf.evaluation import evaluate, photos
@@ -50,7 +50,7 @@ def check_float16(workdir, candidate_dir, max_faces, log=print):
     config = RunConfig.load(workdir)
     _, test = run.prepare_data(config, workdir, log=lambda _: None, save_split=False)
     test = evaluate.subsample_people(test, max_faces, config.seed)
-    reference_generator = keras.saving.load_model(os.path.join(workdir, run.GENERATOR_FILENAME))
+    reference_generator = keras.saving.load_model(os.path.join(workdir, layout.GENERATOR))
     packaged_generator, _, _ = packaged.load_packaged_model(candidate_dir)
     seeds = np.arange(len(test.images), dtype=np.int64)
     outputs = {}
@@ -75,9 +75,9 @@ def package_run(workdir, out, max_faces=200, evaluations=(), log=print):
     `evaluations`: whole-photo evaluation reports whose numbers go into the model card.
     """
     config = RunConfig.load(workdir)
-    with open(os.path.join(workdir, run.METRICS_FILENAME)) as f:
+    with open(os.path.join(workdir, layout.METRICS)) as f:
         metrics = json.load(f)
-    generator = keras.saving.load_model(os.path.join(workdir, run.GENERATOR_FILENAME))
+    generator = keras.saving.load_model(os.path.join(workdir, layout.GENERATOR))
     verificator, verificator_info = verificator_pretraining.load_verificator(run.verificator_dir(config, workdir))
     info = {
         "image_size": config.image_size,

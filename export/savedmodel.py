@@ -26,10 +26,9 @@ import os
 import keras
 import tensorflow as tf
 
+from ppgan_tf import layout
 from ppgan_tf.data import pipeline
 
-WARMUP_PATH = os.path.join("assets.extra", "tf_serving_warmup_requests")
-INFO_PATH = os.path.join("assets.extra", "ppgan_export.json")
 
 
 def float32_copy(model, input_shape):
@@ -130,7 +129,7 @@ def write_warmup(savedmodel_dir, model_name, sample_images):
     """TF Serving warm-up records: one `serving_default` PredictRequest per sample face."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-    path = os.path.join(savedmodel_dir, WARMUP_PATH)
+    path = os.path.join(savedmodel_dir, layout.SERVING_WARMUP)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tf.io.TFRecordWriter(path) as writer:
         for image in sample_images:
@@ -180,20 +179,6 @@ def decode_request_image(data, channels, size):
         image = tf.io.decode_image(data, channels=channels, expand_animations=False)
     image = tf.image.resize(image, [size, size], antialias=True)
     return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-
-
-def read_info(savedmodel_dir):
-    with open(os.path.join(savedmodel_dir, INFO_PATH)) as f:
-        return json.load(f)
-
-
-def write_info(savedmodel_dir, info):
-    """What a client needs beside the signatures: sizes, noise size, the verificator threshold."""
-    path = os.path.join(savedmodel_dir, INFO_PATH)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(info, f, indent=2)
-    return path
 
 
 def models_config(model_name, base_path):

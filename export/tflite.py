@@ -6,7 +6,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-SIGNATURE = "deidentify"
+from ppgan_tf import layout
+
 VARIANTS = ("float32", "float16", "dynamic_int8", "full_int8")
 
 
@@ -19,7 +20,7 @@ def convert(portable_dir, variant, representative=None):
         representative: for 'full_int8', an iterable of {"images", "noise"}
             dicts (real training faces) that calibrates the quantisation.
     """
-    converter = tf.lite.TFLiteConverter.from_saved_model(portable_dir, signature_keys=[SIGNATURE])
+    converter = tf.lite.TFLiteConverter.from_saved_model(portable_dir, signature_keys=[layout.SIGNATURE])
     if variant == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -40,7 +41,7 @@ def input_contract(generator, alignment_margin=0.2):
     """What a caller must feed the TFLite model, written beside it as JSON."""
     size, channels = generator.image_size, generator.channels
     return {
-        "signature": SIGNATURE,
+        "signature": layout.SIGNATURE,
         "inputs": {
             "images": {
                 "shape": [1, size, size, channels],
@@ -66,23 +67,6 @@ def write_variant(portable_dir, out_dir, variant, contract, representative=None)
     path = os.path.join(out_dir, f"ppgan_{variant}.tflite")
     with open(path, "wb") as f:
         f.write(convert(portable_dir, variant, representative))
-    with open(path.replace(".tflite", ".json"), "w") as f:
+    with open(layout.portable_contract_path(path), "w") as f:
         json.dump({**contract, "variant": variant}, f, indent=2)
     return path
-
-
-class TFLiteGenerator:
-    """Runs a TFLite generator one face at a time through its signature runner."""
-
-    def __init__(self, path):
-        from ai_edge_litert.interpreter import Interpreter
-
-        self.interpreter = Interpreter(model_path=path)
-        self.runner = self.interpreter.get_signature_runner(SIGNATURE)
-
-    def __call__(self, images, noise):
-        outputs = [
-            self.runner(images=images[i:i + 1], noise=noise[i:i + 1].astype(np.float32))["deidentified"]
-            for i in range(len(images))
-        ]
-        return np.concatenate(outputs)

@@ -9,7 +9,8 @@ import dataclasses
 import json
 import os
 
-CONFIG_FILENAME = "config.json"
+from ppgan_tf import layout
+
 
 
 def _field(default, help_text):
@@ -123,19 +124,19 @@ class RunConfig:
 
     def save(self, directory):
         os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, CONFIG_FILENAME)
+        path = os.path.join(directory, layout.CONFIG)
         with open(path, "w") as f:
             json.dump(dataclasses.asdict(self), f, indent=2, sort_keys=True)
         return path
 
     @classmethod
     def load(cls, directory):
-        with open(os.path.join(directory, CONFIG_FILENAME)) as f:
+        with open(os.path.join(directory, layout.CONFIG)) as f:
             values = json.load(f)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"{directory}/{CONFIG_FILENAME}: unknown fields {unknown}")
+            raise ValueError(f"{directory}/{layout.CONFIG}: unknown fields {unknown}")
         return cls(**values).validate()
 
 
@@ -237,7 +238,7 @@ def config_from_flags(flag_values, workdir):
     Only flags set on the command line override; so rerunning a work
     directory with `--steps=N` continues the same run for longer.
     """
-    if os.path.exists(os.path.join(workdir, CONFIG_FILENAME)):
+    if os.path.exists(os.path.join(workdir, layout.CONFIG)):
         config = RunConfig.load(workdir)
     else:
         config = get_config(flag_values.preset)

@@ -286,3 +286,20 @@ def test_the_sface_guard_rejects_a_copy_of_the_face_and_passes_another_person(de
     assert faces[0].fallback == "guard" and faces[0].mode == "blur"
     _, faces = Deidentifier(backend=_FaceSwapBackend(other_crop), detector=detector).process(photo)
     assert faces[0].guard_passed and faces[0].guard_tries == 1 and faces[0].mode == "ppgan"
+
+
+def test_a_photo_with_more_than_64_faces_gets_one_seed_each_and_a_short_list_is_refused():
+    from ppgan_tf.faces.detection import Face
+
+    photo = np.full((400, 700, 3), 120, np.uint8)
+    faces = []
+    for i in range(70):  # a crowd: 70 small faces on a grid
+        x, y = 10 + (i % 14) * 48, 10 + (i // 14) * 75
+        landmarks = np.array([[x + 12, y + 20], [x + 28, y + 20], [x + 20, y + 30], [x + 14, y + 40], [x + 26, y + 40]],
+                             np.float32)
+        faces.append(Face(box=(x, y, 40, 55), landmarks=landmarks, score=0.99))
+    deidentifier = _deidentifier(detector=None, replacewith="blur")
+    result, reports = deidentifier.process(photo, faces, seeds=[7 + i for i in range(70)])
+    assert [r.seed for r in reports] == [7 + i for i in range(70)]
+    with pytest.raises(ValueError, match="69 seeds for 70 faces"):
+        deidentifier.process(photo, faces, seeds=list(range(69)))

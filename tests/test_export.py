@@ -14,7 +14,9 @@ import tensorflow as tf
 
 from export import blessing, exporter, onnx_model, savedmodel, tflite
 from ppgan_tf import models  # noqa: F401  (registers the classes generator.keras needs)
+from ppgan_tf import layout
 from ppgan_tf.data import pipeline
+from ppgan_tf.deidentify import backends
 from test_train_cli import _command, _run
 from conftest import write_dataset
 
@@ -99,15 +101,19 @@ def test_every_tflite_and_onnx_variant_matches_within_its_tolerance(exported):
     tolerances = {"float32": (1, 45), "float16": (4, 35), "dynamic_int8": (16, 28), "full_int8": (64, 18)}
     for variant, (max_error, min_psnr) in tolerances.items():
         path = os.path.join(workdir, "export", "tflite", f"ppgan_{variant}.tflite")
-        output = tflite.TFLiteGenerator(path)(faces, noise)
+        output = backends.TFLiteGenerator(path)(faces, noise)
         assert np.abs(output.astype(int) - expected.astype(int)).max() <= max_error, variant
         assert blessing.psnr(expected, output) >= min_psnr, variant
         with open(path.replace(".tflite", ".json")) as f:
             contract = json.load(f)
         assert contract["inputs"]["images"]["shape"] == [1, 32, 32, 1]
         assert contract["inputs"]["noise"]["shape"] == [1, generator.noise_size]
-    output = onnx_model.OnnxGenerator(os.path.join(workdir, "export", "onnx", "ppgan.onnx"))(faces, noise)
+    output = backends.OnnxGenerator(os.path.join(workdir, "export", "onnx", "ppgan.onnx"))(faces, noise)
     assert np.abs(output.astype(int) - expected.astype(int)).max() <= 1
+    # What the de-identifier feeds each format for these seeds is this same noise: one seed, one face.
+    for path in (os.path.join(workdir, "export", "tflite", "ppgan_float32.tflite"),
+                 os.path.join(workdir, "export", "onnx", "ppgan.onnx"), workdir):
+        np.testing.assert_array_equal(backends.load_backend(path).noise(seeds), noise)
     assert set(report["formats"]) == {"savedmodel", "onnx", *(f"tflite_{v}" for v in tflite.VARIANTS)}
 
 
@@ -129,7 +135,7 @@ def test_the_warmup_file_holds_prediction_logs(exported):
     from tensorflow_serving.apis import prediction_log_pb2
 
     workdir, report = exported
-    path = os.path.join(_serving_dir(workdir, report), savedmodel.WARMUP_PATH)
+    path = os.path.join(_serving_dir(workdir, report), layout.SERVING_WARMUP)
     logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
     assert logs
     for log in logs:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from ppgan_tf.evaluation import metrics
+from ppgan_tf import metrics
 
 
 def test_ten_fold_threshold_separates_separable_pairs():

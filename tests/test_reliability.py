@@ -145,16 +145,14 @@ def test_a_push_target_that_is_a_file_is_refused_before_any_work(tmp_path):
 
 
 def test_ppgan_deidentify_takes_the_newest_blessed_export_only(tmp_path):
-    import json
-
-    from ppgan_tf.deidentify import backends
+    from ppgan_tf import layout
 
     for version, blessed in ((100, True), (200, False)):
         folder = tmp_path / "export" / "savedmodel" / "ppgan" / str(version)
-        (folder / "assets.extra").mkdir(parents=True)
+        folder.mkdir(parents=True)
         (folder / "saved_model.pb").write_bytes(b"")
-        (folder / "assets.extra" / "ppgan_export.json").write_text(json.dumps({"blessed": blessed}))
-    assert backends._latest_savedmodel(str(tmp_path / "export")).endswith(os.path.join("ppgan", "100"))
+        layout.write_export_info(str(folder), {"blessed": blessed})
+    assert layout.latest_blessed_savedmodel(str(tmp_path / "export")).endswith(os.path.join("ppgan", "100"))
 
 
 def test_the_serving_bytes_signature_refuses_a_huge_image_before_decoding():

@@ -34,12 +34,12 @@ flags.mark_flags_as_required(["workdir", "photos_root"])
 def main(argv):
     del argv
     from ppgan_tf.deidentify.deidentifier import Deidentifier
-    from ppgan_tf.evaluation.judges import DlibJudge
+    from ppgan_tf.models.recognisers import DlibRecogniser
     from ppgan_tf.faces.detection import FaceDetector
 
     config = RunConfig.load(FLAGS.workdir)
     trained_against = run.trained_against(config, run.load_verificator_info(config, FLAGS.workdir))
-    dlib = DlibJudge()
+    dlib = DlibRecogniser()
     judge_list = [("dlib", dlib, dlib.threshold)]
     chosen, _ = evaluate.pretrained_judges(FLAGS.judges, trained_against)
     judge_list += [(judge.name, judge, judge.threshold) for judge in chosen]

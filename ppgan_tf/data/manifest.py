@@ -6,28 +6,12 @@ import os
 
 import tensorflow as tf
 
+from ppgan_tf.data import tfrecords
+from ppgan_tf.data.records import FaceRecord
+
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_ROOT = os.path.join(os.path.dirname(__file__), "builtin")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
-
-
-@dataclasses.dataclass(frozen=True)
-class FaceRecord:
-    """One face image: where it is, whose it is, and its other labels.
-
-    `key` is the path relative to the dataset root: it names the record in
-    splits and reports whatever folder the dataset is mounted in. Records
-    read from TFRecords carry their encoded image in `data` instead of a path.
-    """
-
-    key: str
-    path: str
-    identity: str = ""
-    attributes: tuple = ()
-    data: bytes = dataclasses.field(default=b"", repr=False)
-
-    def attribute(self, name):
-        return dict(self.attributes).get(name, "")
 
 
 def resolve_source(source):
@@ -134,8 +118,6 @@ def each_photo_a_person(records):
 
 
 def _load_one_source(source):
-    from ppgan_tf.data import tfrecords
-
     if tfrecords.is_tfrecord_source(source):
         return tfrecords.read_face_records(source)
     path = resolve_source(source)

@@ -9,6 +9,8 @@ step s only needs s.
 import numpy as np
 import tensorflow as tf
 
+from ppgan_tf.seeds import RUN_STRIDE
+
 _FLIP_SALT = 1
 
 
@@ -56,7 +58,7 @@ def gan_dataset(images, batch_size, seed=0, start_step=0, flip=True):
             image = tf.image.stateless_random_flip_left_right(
                 image, seed=tf.stack([example_id, tf.constant(seed * 7919 + _FLIP_SALT, tf.int64)])
             )
-        return {"images": image, "noise_seeds": example_id + seed * (1 << 40)}
+        return {"images": image, "noise_seeds": example_id + seed * RUN_STRIDE}
 
     dataset = tf.data.Dataset.range(first_epoch, 1 << 40).flat_map(epoch)
     dataset = dataset.skip(start_example - first_epoch * count)

@@ -4,7 +4,8 @@ import hashlib
 import json
 import os
 
-SPLIT_FILENAME = "split.json"
+from ppgan_tf import layout
+
 
 
 def _rank(seed, key):
@@ -64,7 +65,7 @@ def split_for_run(records, config, workdir, save=True):
     evaluation all hold out the same faces. Only one process of a
     multi-worker run saves; the split is the same in all of them.
     """
-    path = os.path.join(workdir, SPLIT_FILENAME)
+    path = os.path.join(workdir, layout.SPLIT)
     params = {
         "data": config.data,
         "test_fraction": config.test_fraction,

@@ -16,7 +16,7 @@ import glob
 import cv2
 import tensorflow as tf
 
-from ppgan_tf.data import manifest
+from ppgan_tf.data.records import FaceRecord
 
 _FEATURES = {
     "image": tf.io.FixedLenFeature([], tf.string),
@@ -76,7 +76,7 @@ def read_face_records(pattern):
         values = [v.decode() for v in tf.sparse.to_dense(example["attribute_values"]).numpy()]
         key = f"{example['key'].numpy().decode()}#{int(example['face'])}"
         records.append(
-            manifest.FaceRecord(
+            FaceRecord(
                 key=key,
                 path=pattern,
                 identity=example["identity"].numpy().decode(),

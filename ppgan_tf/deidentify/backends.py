@@ -6,11 +6,12 @@ file. Every backend maps aligned uint8 faces and uniform noise to uint8
 faces; the guard's verificator comes from the same export or work directory.
 """
 
-import glob
 import json
 import os
 
 import numpy as np
+
+from ppgan_tf import layout, packaged
 
 
 class Backend:
@@ -30,9 +31,10 @@ class Backend:
         raise NotImplementedError
 
     def noise(self, seeds):
-        """Uniform generator noise `[len(seeds), noise_size]`: the same seed, the same new face."""
-        rows = [np.random.default_rng(seed).random(self.noise_size, dtype=np.float32) for seed in seeds]
-        return np.array(rows, np.float32).reshape(len(rows), self.noise_size)
+        """Uniform generator noise `[len(seeds), noise_size]`: the same seed, the same new face, in every format."""
+        from ppgan_tf.seeds import noise_of_seeds  # TensorFlow only once a generator runs
+
+        return noise_of_seeds(list(seeds), self.noise_size).numpy()
 
     def embed(self, faces):
         raise NotImplementedError
@@ -51,7 +53,7 @@ class KerasBackend(Backend):
         from ppgan_tf.config import RunConfig
 
         config = RunConfig.load(workdir)
-        self._generator = keras.saving.load_model(os.path.join(workdir, run.GENERATOR_FILENAME))
+        self._generator = keras.saving.load_model(os.path.join(workdir, layout.GENERATOR))
         self._verificator, info = verificator_pretraining.load_verificator(run.verificator_dir(config, workdir))
         self._embed = verificator_pretraining.embed
         self.image_size, self.channels = config.image_size, config.channels
@@ -73,7 +75,6 @@ class PackagedBackend(KerasBackend):
     """The pretrained model shipped inside the package (`ppgan_tf.packaged`), or one packaged the same way."""
 
     def __init__(self, directory=None):
-        from ppgan_tf import packaged
         from ppgan_tf.training import verificator_pretraining
 
         self._generator, self._verificator, info = packaged.load_packaged_model(directory)
@@ -89,10 +90,7 @@ class SavedModelBackend(Backend):
     def __init__(self, directory):
         import tensorflow as tf
 
-        from export import savedmodel
-
-        with open(os.path.join(directory, savedmodel.INFO_PATH)) as f:
-            info = json.load(f)
+        info = layout.read_export_info(directory)
         self._loaded = tf.saved_model.load(directory)
         self._generate = self._loaded.signatures["deidentify_with_noise"]
         self._embed = self._loaded.signatures.get("embed")
@@ -111,17 +109,16 @@ class _PortableBackend(Backend):
     """TFLite or ONNX: the generator file; the guard from the export's SavedModel, if any."""
 
     def __init__(self, path, generator):
-        contract_path = path.rsplit(".", 1)[0] + ".json"
+        contract_path = layout.portable_contract_path(path)
         export_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
-        guard = _latest_savedmodel(export_dir)
+        guard = layout.latest_blessed_savedmodel(export_dir)
         if os.path.exists(contract_path):
             with open(contract_path) as f:
                 contract = json.load(f)
             _, self.image_size, _, self.channels = contract["inputs"]["images"]["shape"]
             self.noise_size = contract["inputs"]["noise"]["shape"][1]
         elif guard:
-            with open(os.path.join(guard, "assets.extra", "ppgan_export.json")) as f:
-                info = json.load(f)
+            info = layout.read_export_info(guard)
             self.image_size, self.channels, self.noise_size = info["image_size"], info["channels"], info["noise_size"]
         else:
             raise FileNotFoundError(f"{path}: no input contract (.json beside it) and no SavedModel export near it")
@@ -137,45 +134,55 @@ class _PortableBackend(Backend):
         return self._guard.embed(faces)
 
 
-def _blessed(version_dir):
-    try:
-        with open(os.path.join(version_dir, "assets.extra", "ppgan_export.json")) as f:
-            return json.load(f).get("blessed", False)
-    except (OSError, ValueError):
-        return False
+class TFLiteGenerator:
+    """Runs a TFLite generator one face at a time through its signature runner."""
+
+    def __init__(self, path):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=path)
+        self.runner = self.interpreter.get_signature_runner(layout.SIGNATURE)
+
+    def __call__(self, images, noise):
+        outputs = [
+            self.runner(images=images[i:i + 1], noise=noise[i:i + 1].astype(np.float32))["deidentified"]
+            for i in range(len(images))
+        ]
+        return np.concatenate(outputs)
 
 
-def _latest_savedmodel(export_dir):
-    """The newest blessed SavedModel version of an export, or None."""
-    versions = [
-        d for d in glob.glob(os.path.join(export_dir, "savedmodel", "*", "*"))
-        if os.path.basename(d).isdigit() and os.path.exists(os.path.join(d, "saved_model.pb")) and _blessed(d)
-    ]
-    return max(versions, key=lambda d: int(os.path.basename(d))) if versions else None
+class OnnxGenerator:
+    """Runs an ONNX generator one face at a time with onnxruntime."""
+
+    def __init__(self, path):
+        import onnxruntime
+
+        self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+    def __call__(self, images, noise):
+        outputs = [
+            self.session.run(["deidentified"], {"images": images[i:i + 1], "noise": noise[i:i + 1].astype(np.float32)})[0]
+            for i in range(len(images))
+        ]
+        return np.concatenate(outputs)
 
 
 def load_backend(path=None):
     """The backend for a work directory, SavedModel export, .tflite or .onnx file; None: the shipped model."""
     if path is None:
-        from ppgan_tf import packaged
-
         if not packaged.has_packaged_model():
             raise FileNotFoundError("no pretrained model ships with this installation: give a model (--model)")
         return PackagedBackend()
-    if os.path.exists(os.path.join(path, "model.json")) and not os.path.exists(os.path.join(path, "config.json")):
+    if packaged.has_packaged_model(path) and not layout.is_workdir(path):
         return PackagedBackend(path)
     if path.endswith(".tflite"):
-        from export.tflite import TFLiteGenerator
-
         return _PortableBackend(path, TFLiteGenerator(path))
     if path.endswith(".onnx"):
-        from export.onnx_model import OnnxGenerator
-
         return _PortableBackend(path, OnnxGenerator(path))
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         return SavedModelBackend(path)
-    if os.path.exists(os.path.join(path, "config.json")):
-        latest = _latest_savedmodel(os.path.join(path, "export"))
+    if layout.is_workdir(path):
+        latest = layout.latest_blessed_savedmodel(os.path.join(path, layout.EXPORT))
         return SavedModelBackend(latest) if latest else KerasBackend(path)
     raise FileNotFoundError(
         f"--model={path}: not a work directory, a SavedModel export, a .tflite or an .onnx file"

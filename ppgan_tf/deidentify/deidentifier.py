@@ -7,6 +7,7 @@ import numpy as np
 
 from ppgan_tf.deidentify import replace, tracking
 from ppgan_tf.faces import alignment
+from ppgan_tf.seeds import retry_seed
 
 MODES = ("ppgan", "blur", "mosaic", "solid")
 
@@ -114,6 +115,8 @@ class Deidentifier:
         if faces is None:
             faces = self.detector.detect(image)
         seeds = list(seeds) if seeds is not None else tracking.seeds_for(len(faces))
+        if len(seeds) != len(faces):  # before any face is replaced: no half-done photo
+            raise ValueError(f"{len(seeds)} seeds for {len(faces)} faces: give one seed per face")
         result, reports = image.copy(), []
         for i, face in enumerate(faces):
             report = FaceReport(box=[round(float(v), 1) for v in face.box], score=round(face.score, 4),
@@ -155,7 +158,7 @@ class Deidentifier:
         """A generated face the guard's recogniser no longer matches to `crop`, or None."""
         original = self.guard.embed(crop[None])[0] if self.guard is not None else None
         for attempt in range(self.guard_tries):
-            fake = self.backend.generate(crop[None], self.backend.noise([seed + attempt * 7919]))[0]
+            fake = self.backend.generate(crop[None], self.backend.noise([retry_seed(seed, attempt)]))[0]
             if not np.all(np.isfinite(fake)) or fake.shape != crop.shape:
                 raise ValueError(f"generator returned {fake.shape} values, not a {crop.shape} face")
             if self.guard is None:

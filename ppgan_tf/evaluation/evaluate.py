@@ -15,11 +15,13 @@ import os
 
 import numpy as np
 
+from ppgan_tf import metrics
 from ppgan_tf.config import RunConfig
 from ppgan_tf.data import manifest, pipeline
 from ppgan_tf.data.images import FaceSet
 from ppgan_tf.evaluation import attributes as attribute_models
-from ppgan_tf.evaluation import baselines, judges, metrics
+from ppgan_tf.evaluation import baselines, judges
+from ppgan_tf.models import recognisers
 from ppgan_tf.training import run
 
 EVALUATION_SUBDIR = "evaluation"
@@ -184,8 +186,6 @@ def pretrained_judges(names, trained_against, log=print):
     teacher of its verificator) would judge what it taught; it is refused
     and the report says so.
     """
-    from ppgan_tf.models import recognisers
-
     chosen, refused = [], {}
     for name in names:
         if name in trained_against:
@@ -251,11 +251,11 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
         judge_info[judge.name] = {"threshold": judge.threshold, "test_accuracy": None}
     if use_dlib:
         try:
-            dlib_judge = judges.DlibJudge()
+            dlib_judge = recognisers.DlibRecogniser()
         except ImportError as error:
             log(f"dlib judge skipped: {error}")
         else:
-            published = judges.DlibJudge.PUBLISHED_THRESHOLD
+            published = recognisers.DlibRecogniser.PUBLISHED_THRESHOLD
             judge_list.append(("dlib", dlib_judge, published))
             judge_info["dlib"] = {"threshold": published, "test_accuracy": None}
             if with_pairs:

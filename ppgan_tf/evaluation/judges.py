@@ -3,23 +3,20 @@
 - `FaceNetJudge`: a FaceNet-style residual embedding network, a different
   architecture from the training verificator, trained with the batch-hard
   triplet loss on the training split only (the paper fine-tunes FaceNet).
-- `DlibJudge`: dlib's ResNet face recogniser with the weights that ship in
-  `face_recognition_models` (extra `[eval]`: dlib-bin provides a prebuilt
-  dlib), at its published threshold 0.6 or a 10-fold one.
-Both map aligned uint8 faces to embeddings; their thresholds are distances.
+dlib's ResNet (`ppgan_tf.models.recognisers.DlibRecogniser`) and the pretrained
+recognisers are the other judges. All map aligned uint8 faces to embeddings;
+their thresholds are distances.
 """
 
 import json
 import os
 
-import cv2
 import keras
 import numpy as np
 import tensorflow as tf
 import tqdm
 
 from ppgan_tf.data import pipeline
-from ppgan_tf.faces import alignment
 from ppgan_tf.training import verificator_pretraining
 
 
@@ -180,39 +177,3 @@ class FaceNetJudge:
         with open(os.path.join(directory, cls.INFO_FILENAME)) as f:
             info = json.load(f)
         return cls(model, info.get("threshold"), info)
-
-
-class DlibJudge:
-    """dlib's ResNet face recogniser (128-d, Euclidean threshold 0.6 as published)."""
-
-    PUBLISHED_THRESHOLD = 0.6
-
-    def __init__(self, threshold=PUBLISHED_THRESHOLD, margin=0.2):
-        try:
-            import dlib
-            import face_recognition_models as models
-        except ImportError as error:
-            raise ImportError("the dlib judge needs the [eval] extra: pip install -e '.[eval]'") from error
-        self._dlib = dlib
-        self._landmarks = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
-        self._encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
-        self.threshold = threshold
-        self.margin = margin
-        self.name = "dlib"
-
-    def _face_box(self, size):
-        # Where the aligned crop's face is: around the template landmarks, as a detector would box it.
-        points = alignment.template_landmarks(size, self.margin)
-        centre, eye_distance = points.mean(axis=0), np.linalg.norm(points[1] - points[0])
-        half = 1.1 * eye_distance
-        return self._dlib.rectangle(*(int(round(v)) for v in (centre[0] - half, centre[1] - half,
-                                                                centre[0] + half, centre[1] + half)))
-
-    def embed(self, images_uint8):
-        box = self._face_box(images_uint8.shape[1])
-        embeddings = []
-        for image in images_uint8:
-            rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.shape[-1] == 1 else image)
-            shape = self._landmarks(rgb, box)
-            embeddings.append(np.array(self._encoder.compute_face_descriptor(rgb, shape), np.float32))
-        return np.stack(embeddings)

@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from ppgan_tf import metrics
 from ppgan_tf.data import images as face_images
 from ppgan_tf.evaluation import baselines, evaluate
 from ppgan_tf.faces import alignment, detection
@@ -117,8 +118,8 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
         "groups": groups,
     }
     if detector is not None:
-        report["original_detection_rate"] = evaluate.metrics.detection_rate(originals, detector)
-        report["original_detection_rate_padded"] = evaluate.metrics.detection_rate(originals, detector, evaluate.PADDING)
+        report["original_detection_rate"] = metrics.detection_rate(originals, detector)
+        report["original_detection_rate_padded"] = metrics.detection_rate(originals, detector, evaluate.PADDING)
     out = out or os.path.join(workdir, f"{PHOTOS_SUBDIR}_{dataset or 'data'}")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "report.json"), "w") as f:

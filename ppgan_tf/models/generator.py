@@ -5,6 +5,8 @@ import math
 import keras
 import tensorflow as tf
 
+from ppgan_tf.seeds import noise_of_seeds
+
 
 @keras.saving.register_keras_serializable(package="ppgan_tf")
 class NoiseDropout(keras.layers.Layer):
@@ -182,14 +184,7 @@ class UNetGenerator(keras.Model):
         A stateless function of the seed alone, so a seed gives the same
         face on any device, in any batch, on any replica.
         """
-        seeds = tf.cast(tf.reshape(noise_seeds, [-1]), tf.int64)
-        return tf.map_fn(
-            lambda seed: tf.random.stateless_uniform(
-                [self.noise_size], seed=tf.stack([seed, tf.constant(0, tf.int64)])
-            ),
-            seeds,
-            fn_output_signature=tf.float32,
-        )
+        return noise_of_seeds(noise_seeds, self.noise_size)
 
     def call(self, inputs, training=None, noise_seeds=None, noise=None):
         """De-identifies `inputs` in [-1, 1].

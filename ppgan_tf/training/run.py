@@ -20,15 +20,13 @@ import time
 
 import numpy as np
 
+from ppgan_tf import layout, metrics
 from ppgan_tf.config import split_names
 from ppgan_tf.data import images as face_images
 from ppgan_tf.data import manifest, split
-from ppgan_tf.evaluation import metrics
+from ppgan_tf.seeds import run_seeds
 from ppgan_tf.training import ppgan, runtime, verificator_pretraining
 
-VERIFICATOR_SUBDIR = "verificator"
-GENERATOR_FILENAME = "generator.keras"
-METRICS_FILENAME = "metrics.json"
 SAMPLE_FACES = 8
 
 
@@ -73,7 +71,7 @@ def skipped_files(*face_sets):
 
 
 def verificator_dir(config, workdir):
-    return config.verificator_dir or os.path.join(workdir, VERIFICATOR_SUBDIR)
+    return config.verificator_dir or os.path.join(workdir, layout.VERIFICATOR)
 
 
 def load_verificator_info(config, workdir):
@@ -91,24 +89,24 @@ def pretrain_verificator(config, workdir, log=print):
     config.save(workdir)
     train, test = prepare_data(config, workdir, log)
     return verificator_pretraining.train_verificator(
-        config, train, test, os.path.join(workdir, VERIFICATOR_SUBDIR), log
+        config, train, test, os.path.join(workdir, layout.VERIFICATOR), log
     )
 
 
 def _checkpoint_dir(workdir, chief):
     """Checkpoint folder of this process: non-chief workers write to a scratch copy."""
     if chief:
-        return os.path.join(workdir, "checkpoints")
+        return os.path.join(workdir, layout.CHECKPOINTS)
     task_type, index = runtime.worker_index()
-    return os.path.join(workdir, f"scratch_{task_type}_{index}", "checkpoints")
+    return os.path.join(workdir, f"scratch_{task_type}_{index}", layout.CHECKPOINTS)
 
 
 def dlib_judge_or_none(log=print):
     """dlib's recogniser at its published threshold when the [eval] extra is installed, else None."""
     try:
-        from ppgan_tf.evaluation.judges import DlibJudge
+        from ppgan_tf.models.recognisers import DlibRecogniser
 
-        return DlibJudge()
+        return DlibRecogniser()
     except ImportError as error:
         log(f"no dlib judge in metrics.json: {error}")
         return None
@@ -123,7 +121,7 @@ def evaluate_generator(trainer, verificator, threshold, test_faces, seed=0, judg
     its published threshold); an independent `judge` (dlib) gives
     `deid_rate_<judge name>`.
     """
-    noise_seeds = np.arange(len(test_faces.images), dtype=np.int64) + seed * (1 << 40)
+    noise_seeds = run_seeds(len(test_faces.images), seed)
     fakes = trainer.deidentify(test_faces.images, noise_seeds)
     ssim = metrics.ssim_per_image(
         test_faces.images.astype(np.float32) / 127.5 - 1.0, fakes.astype(np.float32) / 127.5 - 1.0
@@ -193,7 +191,7 @@ def train_ppgan(config, workdir, log=print):
 
     evaluation = evaluate_generator(trainer, verificator, verificator_info["threshold"], test, config.seed,
                                     judge=dlib_judge_or_none(log))
-    trainer.generator.save(os.path.join(workdir, GENERATOR_FILENAME))
+    trainer.generator.save(os.path.join(workdir, layout.GENERATOR))
     results = {
         "verificator_test_accuracy": verificator_info["test_accuracy"],
         "verificator_threshold": verificator_info["threshold"],
@@ -211,7 +209,7 @@ def train_ppgan(config, workdir, log=print):
         "precision": precision,
         "replicas": strategy.num_replicas_in_sync,
     }
-    with open(os.path.join(workdir, METRICS_FILENAME), "w") as f:
+    with open(os.path.join(workdir, layout.METRICS), "w") as f:
         json.dump(results, f, indent=2)
     return results
 
@@ -240,14 +238,14 @@ def describe_workdir(workdir, results):
         f"work directory: {os.path.abspath(workdir)}",
     ]
     for name, what in (
-        ("config.json", "run config"),
-        ("split.json", "train/test split"),
-        (VERIFICATOR_SUBDIR, "frozen verificator + threshold"),
-        ("checkpoints", "checkpoints (resume by rerunning)"),
-        ("logs", f"TensorBoard: tensorboard --logdir {os.path.join(workdir, 'logs')}"),
-        ("samples", "sample grids (PNG)"),
-        (GENERATOR_FILENAME, "final generator"),
-        (METRICS_FILENAME, "metrics"),
+        (layout.CONFIG, "run config"),
+        (layout.SPLIT, "train/test split"),
+        (layout.VERIFICATOR, "frozen verificator + threshold"),
+        (layout.CHECKPOINTS, "checkpoints (resume by rerunning)"),
+        (layout.LOGS, f"TensorBoard: tensorboard --logdir {os.path.join(workdir, layout.LOGS)}"),
+        (layout.SAMPLES, "sample grids (PNG)"),
+        (layout.GENERATOR, "final generator"),
+        (layout.METRICS, "metrics"),
     ):
         lines.append(f"  {os.path.join(workdir, name):<48} {what}")
     return "\n".join(lines)

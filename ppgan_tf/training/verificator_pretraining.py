@@ -9,10 +9,9 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
-from ppgan_tf import losses
+from ppgan_tf import losses, metrics
 from ppgan_tf.config import split_names
 from ppgan_tf.data import pipeline
-from ppgan_tf.evaluation import metrics
 from ppgan_tf.models import LightCNN9, recognisers
 from ppgan_tf.training import views
 
