@@ -1,16 +1,7 @@
 """Whole runs: data -> split -> (verificator) -> PP-GAN -> evaluation, in one work directory.
 
 The `trainers/` entry points call these; everything a run makes lands in
-its work directory:
-
-    WORKDIR/config.json          the run config
-    WORKDIR/split.json           the train/test split every stage uses
-    WORKDIR/verificator/         the frozen verificator and its threshold
-    WORKDIR/checkpoints/         G, D, optimisers and step (resumable)
-    WORKDIR/logs/                TensorBoard scalars and image grids
-    WORKDIR/samples/             PNG grids: originals over de-identified faces
-    WORKDIR/generator.keras      the final generator
-    WORKDIR/metrics.json         what the run measured
+its work directory, laid out as `ppgan_tf.layout` says.
 """
 
 import json
