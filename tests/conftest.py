@@ -1,13 +1,37 @@
-"""Shared fixtures: generated face-like images and a tiny run config."""
+"""Shared fixtures: generated face-like images, a tiny run config, and one tiny trained run per session."""
 
 import csv
 import os
+import shutil
+import subprocess
+import sys
 
 import cv2
 import numpy as np
 import pytest
 
 from ppgan_tf import config as run_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_FLAGS = [
+    "--image_size=32", "--generator_base_filters=8", "--generator_max_filters=16",
+    "--discriminator_base_filters=8", "--verificator_width=0.125", "--embedding_dim=16",
+    "--verificator_steps=4", "--verificator_batch_size=8", "--test_pairs=40", "--batch_size=4",
+    "--test_fraction=0.34", "--summary_every=1",
+]
+
+
+def cli_command(module, workdir, data, *flags):
+    """A trainer's command line on a tiny config (32 px faces, narrow networks)."""
+    return [sys.executable, "-m", module, f"--workdir={workdir}", f"--data={data}", *TINY_FLAGS, *flags]
+
+
+def run_cli(command):
+    """Runs a command from the repository root; fails the test with its output when it fails."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result.stdout + result.stderr
 
 
 def synthetic_face(identity, variant, size=48):
@@ -91,3 +115,36 @@ def detector():
     from ppgan_tf.faces.detection import FaceDetector
 
     return FaceDetector(threshold=0.9, min_face_size=20, max_side=640)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """(manifest, workdir) of one tiny run trained once per session by the CLI: 6 people x 5 faces, 3 steps.
+
+    The faces carry `gender` and `age` columns. Read it only; a test that
+    writes into a run takes `tiny_run_copy`.
+    """
+    root = tmp_path_factory.mktemp("tiny_run")
+    data = write_dataset(str(root / "faces"), people=6, per_person=5,
+                         extra_columns={"gender": lambda p: "fm"[p % 2], "age": lambda p: str(15 + 10 * p)})
+    workdir = str(root / "run")
+    run_cli(cli_command("trainers.train_ppgan", workdir, data, "--steps=3"))
+    return data, workdir
+
+
+@pytest.fixture
+def tiny_run_copy(tiny_run, tmp_path):
+    """(manifest, workdir) of a private copy of the session's tiny run."""
+    data, workdir = tiny_run
+    return data, str(shutil.copytree(workdir, tmp_path / "run"))
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_run, tmp_path_factory):
+    """(workdir, export report) of a copy of the tiny run exported to every format, blessed at any quality."""
+    from export import blessing, exporter
+
+    workdir = str(shutil.copytree(tiny_run[1], tmp_path_factory.mktemp("tiny_export") / "run"))
+    report = exporter.export_run(workdir, thresholds=blessing.Thresholds(min_deid_rate=0.0, min_ssim=-1.0),
+                                 max_faces=8, log=lambda _: None)
+    return workdir, report

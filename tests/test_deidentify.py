@@ -236,21 +236,13 @@ def test_keep_audio_copies_the_sound(detector, tmp_path):
     assert "Audio:" in probe and "Video:" in probe
 
 
-def test_photos_from_a_real_tiny_model_and_its_exports(detector, tmp_path):
+def test_photos_from_a_real_tiny_model_and_its_exports(detector, tiny_run, tiny_export):
     """The whole path with trained networks: work directory, SavedModel, TFLite and ONNX backends."""
-    from conftest import write_dataset
-    from export import exporter
-    from export.blessing import Thresholds
     from ppgan_tf.deidentify.backends import load_backend
-    from test_train_cli import _command, _run
 
-    data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5)
-    workdir = str(tmp_path / "run")
-    _run(_command("trainers.train_ppgan", workdir, data, "--steps=2"))
-    keras_backend = load_backend(workdir)
+    keras_backend = load_backend(tiny_run[1])  # not exported: its Keras generator
     assert keras_backend.name.startswith("keras:")
-    exporter.export_run(workdir, thresholds=Thresholds(0.0, -1.0), max_faces=4, tflite_variants=("float32",),
-                        log=lambda _: None)
+    workdir = tiny_export[0]
     photo, _ = face_photo()
     for path in (workdir, os.path.join(workdir, "export", "tflite", "ppgan_float32.tflite"),
                  os.path.join(workdir, "export", "onnx", "ppgan.onnx")):

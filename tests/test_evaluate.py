@@ -7,7 +7,6 @@ import numpy as np
 
 from conftest import write_dataset
 from ppgan_tf.evaluation import evaluate
-from test_train_cli import _command, _run
 
 
 class _EveryImageDetector:
@@ -36,11 +35,8 @@ def test_gallery_split_keeps_one_gallery_photo_per_person():
     assert gallery == [0, 3] and probes == [1, 4, 5]
 
 
-def test_a_report_is_written_for_a_tiny_run(tmp_path):
-    data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5,
-                         extra_columns={"gender": lambda p: "fm"[p % 2], "age": lambda p: str(15 + 10 * p)})
-    workdir = str(tmp_path / "run")
-    _run(_command("trainers.train_ppgan", workdir, data, "--steps=2"))
+def test_a_report_is_written_for_a_tiny_run(tiny_run_copy):
+    _, workdir = tiny_run_copy
     report = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=True, detector=_EveryImageDetector(),
                                    group_by=("gender", "age"), attributes=("gender",), attribute_steps=3,
                                    log=lambda _: None)
@@ -91,8 +87,8 @@ def test_subsample_people_keeps_whole_people_at_random():
     assert evaluate.subsample_people(faces, None) is faces
 
 
-def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tmp_path):
-    data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5)
+def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tmp_path, tiny_run_copy):
+    data, workdir = tiny_run_copy
     other = write_dataset(str(tmp_path / "anonymous"), people=12, per_person=1,
                           extra_columns={"race": lambda p: "ab"[p % 2]})
     with open(other) as f:  # drop the identity column: one photo per person, as UTKFace
@@ -100,8 +96,6 @@ def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tm
     column = rows[0].index("identity")
     with open(other, "w") as f:
         f.writelines(",".join(v for i, v in enumerate(row) if i != column) + "\n" for row in rows)
-    workdir = str(tmp_path / "run")
-    _run(_command("trainers.train_ppgan", workdir, data, "--steps=2"))
     report = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=True, data=other, test_fraction=0.5,
                                    group_by=("race",), attributes=("race",), attribute_steps=2,
                                    include_baselines=False, pretrained=(), log=lambda _: None)

@@ -13,24 +13,9 @@ import pytest
 import tensorflow as tf
 
 from export import blessing, exporter, onnx_model, savedmodel, tflite
-from ppgan_tf import models  # noqa: F401  (registers the classes generator.keras needs)
-from ppgan_tf import layout
+from ppgan_tf import layout, models  # noqa: F401  (models registers the classes generator.keras needs)
 from ppgan_tf.data import pipeline
 from ppgan_tf.deidentify import backends
-from test_train_cli import _command, _run
-from conftest import write_dataset
-
-LOW = blessing.Thresholds(min_deid_rate=0.0, min_ssim=-1.0)
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export")
-    data = write_dataset(str(root / "faces"), people=6, per_person=5)
-    workdir = str(root / "run")
-    _run(_command("trainers.train_ppgan", workdir, data, "--steps=3"))
-    report = exporter.export_run(workdir, thresholds=LOW, max_faces=8, log=lambda _: None)
-    return workdir, report
 
 
 def _serving_dir(workdir, report):
@@ -56,8 +41,8 @@ def _saved_model_cli(*args):
     return result.stdout
 
 
-def test_saved_model_cli_lists_the_documented_signatures(exported):
-    workdir, report = exported
+def test_saved_model_cli_lists_the_documented_signatures(tiny_export):
+    workdir, report = tiny_export
     shown = _saved_model_cli("show", "--dir", _serving_dir(workdir, report), "--all")
     for expected in ("signature_def['serving_default']", "signature_def['deidentify_with_seed']",
                      "signature_def['deidentify_with_noise']",
@@ -72,8 +57,8 @@ def test_saved_model_cli_lists_the_documented_signatures(exported):
     assert "inputs['image_bytes']" in from_bytes and "outputs['png']" in from_bytes and "DT_STRING" in from_bytes
 
 
-def test_saved_model_cli_run_and_the_loader_give_the_keras_outputs(exported, tmp_path):
-    workdir, report = exported
+def test_saved_model_cli_run_and_the_loader_give_the_keras_outputs(tiny_export, tmp_path):
+    workdir, report = tiny_export
     directory = _serving_dir(workdir, report)
     faces, seeds = _faces(), [5, 6, 7]
     _, expected = _reference(workdir, faces, seeds)
@@ -92,8 +77,8 @@ def test_saved_model_cli_run_and_the_loader_give_the_keras_outputs(exported, tmp
     assert random.shape == faces.shape and random.dtype == tf.uint8
 
 
-def test_every_tflite_and_onnx_variant_matches_within_its_tolerance(exported):
-    workdir, report = exported
+def test_every_tflite_and_onnx_variant_matches_within_its_tolerance(tiny_export):
+    workdir, report = tiny_export
     faces, seeds = _faces(4), [1, 2, 3, 4]
     generator, expected = _reference(workdir, faces, seeds)
     noise = generator.noise_from_seeds(tf.constant(seeds, tf.int64)).numpy()
@@ -117,8 +102,8 @@ def test_every_tflite_and_onnx_variant_matches_within_its_tolerance(exported):
     assert set(report["formats"]) == {"savedmodel", "onnx", *(f"tflite_{v}" for v in tflite.VARIANTS)}
 
 
-def test_the_bytes_signature_round_trips_png_and_jpeg_and_rejects_garbage(exported):
-    workdir, report = exported
+def test_the_bytes_signature_round_trips_png_and_jpeg_and_rejects_garbage(tiny_export):
+    workdir, report = tiny_export
     signature = tf.saved_model.load(_serving_dir(workdir, report)).signatures["deidentify_image_bytes"]
     face = _faces(1)[0]
     encoded = [cv2.imencode(".png", face)[1].tobytes(), cv2.imencode(".jpg", cv2.resize(face, (50, 50)))[1].tobytes()]
@@ -131,10 +116,10 @@ def test_the_bytes_signature_round_trips_png_and_jpeg_and_rejects_garbage(export
     assert signature(image_bytes=tf.constant(encoded[:1]))["png"].shape == (1,)  # still serving
 
 
-def test_the_warmup_file_holds_prediction_logs(exported):
+def test_the_warmup_file_holds_prediction_logs(tiny_export):
     from tensorflow_serving.apis import prediction_log_pb2
 
-    workdir, report = exported
+    workdir, report = tiny_export
     path = os.path.join(_serving_dir(workdir, report), layout.SERVING_WARMUP)
     logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
     assert logs
@@ -144,8 +129,8 @@ def test_the_warmup_file_holds_prediction_logs(exported):
         assert tf.make_ndarray(request.inputs["images"]).shape == (1, 32, 32, 1)
 
 
-def test_report_card_and_serving_config(exported):
-    workdir, report = exported
+def test_report_card_and_serving_config(tiny_export):
+    workdir, report = tiny_export
     out = os.path.join(workdir, "export")
     with open(os.path.join(out, exporter.REPORT_FILENAME)) as f:
         assert json.load(f)["blessed"] is True
@@ -157,8 +142,8 @@ def test_report_card_and_serving_config(exported):
     assert "BLESSED" in exporter.format_table(report)
 
 
-def test_an_unblessed_model_is_refused_with_its_failing_metrics(exported, tmp_path):
-    workdir, _ = exported
+def test_an_unblessed_model_is_refused_with_its_failing_metrics(tiny_export, tmp_path):
+    workdir = str(shutil.copytree(tiny_export[0], tmp_path / "run"))  # its report must not replace the shared one
     base = str(tmp_path / "serving")
     strict = blessing.Thresholds(min_deid_rate=1.01, min_ssim=1.01)
     report = exporter.export_run(workdir, formats=("savedmodel",), thresholds=strict, push_to=base,
@@ -168,8 +153,8 @@ def test_an_unblessed_model_is_refused_with_its_failing_metrics(exported, tmp_pa
     assert not os.path.exists(os.path.join(base, "ppgan")) or not os.listdir(os.path.join(base, "ppgan"))
 
 
-def test_a_push_adds_a_version_and_never_overwrites(exported, tmp_path):
-    workdir, report = exported
+def test_a_push_adds_a_version_and_never_overwrites(tiny_export, tmp_path):
+    workdir, report = tiny_export
     source = _serving_dir(workdir, report)
     base = str(tmp_path / "serving")
     first = blessing.push(source, base, "ppgan", blessed=True)
@@ -178,8 +163,8 @@ def test_a_push_adds_a_version_and_never_overwrites(exported, tmp_path):
     assert sorted(os.listdir(os.path.join(base, "ppgan"))) == sorted([os.path.basename(first), os.path.basename(second)])
 
 
-def test_a_failed_push_leaves_the_serving_base_untouched(exported, tmp_path, monkeypatch):
-    workdir, report = exported
+def test_a_failed_push_leaves_the_serving_base_untouched(tiny_export, tmp_path, monkeypatch):
+    workdir, report = tiny_export
     source = _serving_dir(workdir, report)
     base = str(tmp_path / "serving")
     existing = blessing.push(source, base, "ppgan", blessed=True)
@@ -197,7 +182,7 @@ def test_a_failed_push_leaves_the_serving_base_untouched(exported, tmp_path, mon
     assert os.path.exists(os.path.join(existing, "saved_model.pb"))
 
 
-def test_the_rest_client_speaks_tf_servings_json(exported):
+def test_the_rest_client_speaks_tf_servings_json(tiny_export):
     """A stand-in for TF Serving's REST predict API, answering with the real signature."""
     import base64
     import http.server
@@ -205,7 +190,7 @@ def test_the_rest_client_speaks_tf_servings_json(exported):
 
     from export import serving_client
 
-    workdir, report = exported
+    workdir, report = tiny_export
     signature = tf.saved_model.load(_serving_dir(workdir, report)).signatures[serving_client.SIGNATURE]
     seen = {}
 

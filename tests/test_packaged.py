@@ -64,19 +64,16 @@ def test_without_a_shipped_model_the_error_says_to_give_one(monkeypatch, tmp_pat
         load_backend(None)
 
 
-def test_a_trained_run_is_packaged_with_its_float16_check_and_a_card_naming_each_files_checksum(tmp_path):
+def test_a_trained_run_is_packaged_with_its_float16_check_and_a_card_naming_each_files_checksum(tmp_path, tiny_run):
     import sys
 
-    from conftest import write_dataset
-    from test_train_cli import _command, _run
+    from conftest import run_cli
 
-    data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5)
-    workdir = str(tmp_path / "run")
-    _run(_command("trainers.train_ppgan", workdir, data, "--steps=2", "--channels=3"))
+    workdir = tiny_run[1]
     out = str(tmp_path / "pretrained")
-    _run([sys.executable, "-m", "export.package_model", f"--workdir={workdir}", f"--out={out}", "--max_faces=8"])
+    run_cli([sys.executable, "-m", "export.package_model", f"--workdir={workdir}", f"--out={out}", "--max_faces=8"])
     generator, _, info = packaged.load_packaged_model(out)
-    assert info["steps"] == 2 and info["channels"] == 3 and generator.image_size == 32
+    assert info["steps"] == 3 and info["channels"] == 1 and generator.image_size == 32
     card = open(os.path.join(out, "MODEL_CARD.md")).read()
     for name in packaged.WEIGHT_FILES.values():
         assert f"`{name}`: sha256 `{packaged._sha256(os.path.join(out, name))}`" in card

@@ -11,28 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from conftest import write_dataset
+from conftest import ROOT, cli_command, run_cli, write_dataset
 from ppgan_tf import models  # noqa: F401  (registers the classes generator.keras needs)
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = [
-    "--image_size=32", "--generator_base_filters=8", "--generator_max_filters=16",
-    "--discriminator_base_filters=8", "--verificator_width=0.125", "--embedding_dim=16",
-    "--verificator_steps=4", "--verificator_batch_size=8", "--test_pairs=40", "--batch_size=4",
-    "--test_fraction=0.34", "--summary_every=1",
-]
-
-
-def _command(module, workdir, data, *flags):
-    return [sys.executable, "-m", module, f"--workdir={workdir}", f"--data={data}", *TINY, *flags]
-
-
-def _run(command):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    return result.stdout + result.stderr
-
 
 def _generator_weights(workdir):
     return [w.numpy() for w in keras.saving.load_model(os.path.join(workdir, "generator.keras")).weights]
@@ -43,7 +23,7 @@ def test_a_whole_run_leaves_everything_in_its_workdir(tmp_path):
     with open(os.path.join(os.path.dirname(data), "images/p0/0.png"), "wb") as f:
         f.write(b"\xff\xd8 broken")
     workdir = str(tmp_path / "run")
-    output = _run(_command("trainers.train_ppgan", workdir, data, "--steps=4", "--sample_every=2"))
+    output = run_cli(cli_command("trainers.train_ppgan", workdir, data, "--steps=4", "--sample_every=2"))
     for name in ("config.json", "split.json", "verificator/verificator.keras",
                  "verificator/verificator.json", "generator.keras", "metrics.json",
                  "samples/step_0000002.png", "samples/step_0000004.png"):
@@ -64,17 +44,17 @@ def test_a_whole_run_leaves_everything_in_its_workdir(tmp_path):
     assert metrics["skipped_files"] == {"images/p0/0.png": "not a decodable image (corrupt, truncated or unsupported format)"}
     assert "skipped 1 files" in output and workdir in output
     # Rerunning a finished run trains nothing more.
-    again = _run(_command("trainers.train_ppgan", workdir, data, "--steps=4"))
+    again = run_cli(cli_command("trainers.train_ppgan", workdir, data, "--steps=4"))
     assert "nothing to train" in again
 
 
 def test_resume_after_a_kill_continues_at_the_right_step_with_identical_weights(tmp_path):
     data = write_dataset(str(tmp_path / "faces"))
     killed = str(tmp_path / "killed")
-    _run(_command("trainers.train_verificator", killed, data))
+    run_cli(cli_command("trainers.train_verificator", killed, data))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     process = subprocess.Popen(
-        _command("trainers.train_ppgan", killed, data, "--steps=100000", "--checkpoint_every=3",
+        cli_command("trainers.train_ppgan", killed, data, "--steps=100000", "--checkpoint_every=3",
                  "--sample_every=100000"),
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -89,10 +69,10 @@ def test_resume_after_a_kill_continues_at_the_right_step_with_identical_weights(
     assert reached > 0 and reached % 3 == 0
     final = reached + 3
 
-    output = _run(_command("trainers.train_ppgan", killed, data, f"--steps={final}"))
+    output = run_cli(cli_command("trainers.train_ppgan", killed, data, f"--steps={final}"))
     assert f"resuming from step {reached}" in output
     reference = str(tmp_path / "reference")
-    _run(_command("trainers.train_ppgan", reference, data, f"--steps={final}",
+    run_cli(cli_command("trainers.train_ppgan", reference, data, f"--steps={final}",
                   f"--verificator_dir={os.path.join(killed, 'verificator')}"))
     for name in ("metrics.json",):
         with open(os.path.join(killed, name)) as f:
