@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from conftest import write_dataset
 from ppgan_tf.evaluation import evaluate
@@ -37,7 +38,7 @@ def test_gallery_split_keeps_one_gallery_photo_per_person():
 
 def test_a_report_is_written_for_a_tiny_run(tiny_run_copy):
     _, workdir = tiny_run_copy
-    report = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=True, detector=_EveryImageDetector(),
+    report = evaluate.evaluate_run(workdir, facenet_steps=2, detector=_EveryImageDetector(),
                                    group_by=("gender", "age"), attributes=("gender",), attribute_steps=3,
                                    log=lambda _: None)
     out = os.path.join(workdir, evaluate.EVALUATION_SUBDIR)
@@ -65,7 +66,7 @@ def test_a_report_is_written_for_a_tiny_run(tiny_run_copy):
         text = f.read()
     assert "| ppgan |" in text and "## By gender" in text and "## Attribute preservation: gender" in text
     # A second evaluation reuses the trained judge.
-    again = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=False, pretrained=(), log=lambda _: None)
+    again = evaluate.evaluate_run(workdir, facenet_steps=2, judge_names=("triplet",), log=lambda _: None)
     assert again["judges"]["triplet"]["threshold"] == report["judges"]["triplet"]["threshold"]
     assert np.isclose(again["methods"]["ppgan"]["ssim"], report["methods"]["ppgan"]["ssim"])
 
@@ -96,9 +97,9 @@ def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tm
     column = rows[0].index("identity")
     with open(other, "w") as f:
         f.writelines(",".join(v for i, v in enumerate(row) if i != column) + "\n" for row in rows)
-    report = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=True, data=other, test_fraction=0.5,
+    report = evaluate.evaluate_run(workdir, facenet_steps=2, judge_names=("triplet", "dlib"), data=other, test_fraction=0.5,
                                    group_by=("race",), attributes=("race",), attribute_steps=2,
-                                   include_baselines=False, pretrained=(), log=lambda _: None)
+                                   include_baselines=False, log=lambda _: None)
     out = evaluate.evaluation_dir(workdir, other)
     assert out.endswith("evaluation_anonymous") and os.path.exists(os.path.join(out, "report.md"))
     assert os.path.exists(os.path.join(out, "split.json"))
@@ -111,15 +112,20 @@ def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tm
     assert set(report["groups"]["race"]) <= {"a", "b"} and report["attributes"]["race"]["test_faces"] == 6
     assert os.path.exists(os.path.join(workdir, "evaluation", "facenet_judge", "facenet_judge.json"))
     # Again, with the judge in place: the run's own faces are not needed, the numbers are the same.
-    again = evaluate.evaluate_run(workdir, facenet_steps=2, use_dlib=False, data=other, include_baselines=False,
-                                  pretrained=(), log=lambda _: None)
+    again = evaluate.evaluate_run(workdir, facenet_steps=2, judge_names=("triplet",), data=other,
+                                  include_baselines=False, log=lambda _: None)
     assert np.isclose(again["methods"]["ppgan"]["triplet_deid_rate"], report["methods"]["ppgan"]["triplet_deid_rate"])
 
 
-def test_judges_the_generator_trained_against_are_refused():
-    judges, refused = evaluate.pretrained_judges(["facenet", "sface"], ["sface"], log=lambda _: None)
-    assert [judge.name for judge in judges] == ["facenet"]
+def test_judges_come_by_name_and_those_the_generator_trained_against_are_refused():
+    from ppgan_tf.evaluation import judges
+
+    chosen, refused = judges.build_judges(["facenet", "sface", "dlib"], ["sface"], log=lambda _: None)
+    assert [judge.name for judge in chosen] == ["facenet", "dlib"]
+    assert chosen[1].threshold == 0.6 and chosen[0].threshold == chosen[0].recogniser.threshold
     assert set(refused) == {"sface"} and "trained against" in refused["sface"]
+    with pytest.raises(ValueError, match="unknown judges"):
+        judges.build_judges(["arcface"])
 
 
 def test_what_a_run_trained_against_includes_its_verificators_teachers():

@@ -9,6 +9,7 @@ import numpy as np
 from conftest import face_photo, tiny_config
 from ppgan_tf.deidentify.deidentifier import Deidentifier
 from ppgan_tf.evaluation import photos
+from ppgan_tf.evaluation.judges import Judge
 from ppgan_tf.faces import alignment
 from test_deidentify import StubBackend
 
@@ -59,7 +60,7 @@ def test_held_out_photos_are_replaced_and_judged_on_their_faces(tmp_path, detect
     backend.channels = 3
     deidentifier = Deidentifier(backend=backend, detector=detector, guard_with="verificator")
     judge = _RowMeans()
-    report = photos.evaluate_photos(workdir, "", str(tmp_path), deidentifier, [("rows", judge, judge.threshold)],
+    report = photos.evaluate_photos(workdir, "", str(tmp_path), deidentifier, [Judge("rows", judge, judge.threshold)],
                                     detector=detector, group_by=("gender",), trained_against=("sface",),
                                     log=lambda _: None)
     assert report["test_faces"] == len(paths) and report["test_people"] == len(held_out)

@@ -10,12 +10,14 @@ comparison.png and deidentified.png into WORKDIR. Rerun to resume.
 from absl import app, flags
 
 from ppgan_tf import config as run_config
-from ppgan_tf.evaluation import ablation
+from ppgan_tf.evaluation import ablation, judges
+from ppgan_tf.evaluation.report import markdown_report
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "ppgan_runs/ablation", "Work directory of the ablation.")
 flags.DEFINE_integer("facenet_steps", 1000, "Training steps of the FaceNet-style judge.")
-flags.DEFINE_bool("dlib", True, "Also judge with dlib's recogniser (extra [eval]).")
+flags.DEFINE_list("judges", list(judges.JUDGES), "Judges (refused for a run that trained against them): "
+                  + ", ".join(judges.JUDGES) + "; dlib needs the [eval] extra.")
 flags.DEFINE_bool("detection", True, "Measure MTCNN detection rates.")
 flags.DEFINE_integer("max_faces", 0, "Cap on test faces, taken as whole people at random (0: all).")
 flags.DEFINE_list("group_by", [], "Manifest attributes to report per group for ppgan and the baselines.")
@@ -31,9 +33,9 @@ def main(argv):
         from ppgan_tf.faces.detection import FaceDetector
 
         detector = FaceDetector()
-    report = ablation.run_ablation(config, FLAGS.workdir, FLAGS.facenet_steps, FLAGS.dlib, detector,
+    report = ablation.run_ablation(config, FLAGS.workdir, FLAGS.facenet_steps, FLAGS.judges, detector,
                                    max_faces=FLAGS.max_faces, group_by=FLAGS.group_by, attributes=FLAGS.attributes)
-    print(ablation.evaluate.markdown_report(report))
+    print(markdown_report(report))
 
 
 if __name__ == "__main__":

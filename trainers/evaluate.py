@@ -10,14 +10,14 @@ the rest trains the attribute classifiers) into WORKDIR/evaluation_<folder>.
 
 from absl import app, flags
 
-from ppgan_tf.evaluation import evaluate
+from ppgan_tf.evaluation import evaluate, judges
+from ppgan_tf.evaluation.report import markdown_report
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "ppgan_runs/default", "Work directory of a trained run.")
 flags.DEFINE_integer("facenet_steps", 1000, "Training steps of the FaceNet-style judge.")
-flags.DEFINE_bool("dlib", True, "Also judge with dlib's recogniser (extra [eval]).")
-flags.DEFINE_list("pretrained_judges", ["facenet", "sface"],
-                  "Pretrained recognisers that judge too (refused for a run that trained against them).")
+flags.DEFINE_list("judges", list(judges.JUDGES), "Judges (refused for a run that trained against them): "
+                  + ", ".join(judges.JUDGES) + "; dlib needs the [eval] extra.")
 flags.DEFINE_bool("detection", True, "Measure MTCNN detection rates (with and without 50 px padding).")
 flags.DEFINE_list("group_by", [], "Manifest attributes to report per group (e.g. gender; age is binned; race+age crosses).")
 flags.DEFINE_list("attributes", [], "Attributes whose preservation to measure with classifiers (e.g. gender).")
@@ -36,12 +36,11 @@ def main(argv):
 
         detector = FaceDetector()
     report = evaluate.evaluate_run(
-        FLAGS.workdir, FLAGS.facenet_steps, FLAGS.dlib, detector, group_by=FLAGS.group_by,
+        FLAGS.workdir, FLAGS.facenet_steps, FLAGS.judges, detector, group_by=FLAGS.group_by,
         attributes=FLAGS.attributes, attribute_steps=FLAGS.attribute_steps, max_faces=FLAGS.max_faces,
         include_baselines=FLAGS.baselines, data=FLAGS.data, test_fraction=FLAGS.data_test_fraction,
-        pretrained=FLAGS.pretrained_judges,
     )
-    print(evaluate.markdown_report(report))
+    print(markdown_report(report))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ trained against, beside the baselines. Writes WORKDIR/evaluation_photos_<dataset
 from absl import app, flags
 
 from ppgan_tf.config import RunConfig
-from ppgan_tf.evaluation import evaluate, photos
+from ppgan_tf.evaluation import judges, photos
 from ppgan_tf.training import run
 
 FLAGS = flags.FLAGS
@@ -23,7 +23,7 @@ flags.DEFINE_string("dataset", "", "Source dataset of a multi-source run (e.g. l
 flags.DEFINE_string("photos_root", None, "Folder the prepared dataset's photos came from (its 'source' paths).")
 flags.DEFINE_string("model", None, "Model to evaluate (default: the run's own, WORKDIR).")
 flags.DEFINE_integer("max_photos", 0, "Cap on photos, taken as whole people at random (0: all).")
-flags.DEFINE_list("judges", ["facenet", "sface"], "Pretrained recognisers that judge too (refused if trained against).")
+flags.DEFINE_list("judges", ["dlib", "facenet", "sface"], "Judges (refused if the model trained against them).")
 flags.DEFINE_list("group_by", [], "Manifest attributes to report per group (gender, race, age, ...).")
 flags.DEFINE_bool("baselines", True, "Also judge blur, pixelation, mask and k-same on the original crops.")
 flags.DEFINE_bool("detection", True, "Measure MTCNN detection with and without 50 px padding.")
@@ -34,15 +34,11 @@ flags.mark_flags_as_required(["workdir", "photos_root"])
 def main(argv):
     del argv
     from ppgan_tf.deidentify.deidentifier import Deidentifier
-    from ppgan_tf.models.recognisers import DlibRecogniser
     from ppgan_tf.faces.detection import FaceDetector
 
     config = RunConfig.load(FLAGS.workdir)
     trained_against = run.trained_against(config, run.load_verificator_info(config, FLAGS.workdir))
-    dlib = DlibRecogniser()
-    judge_list = [("dlib", dlib, dlib.threshold)]
-    chosen, _ = evaluate.pretrained_judges(FLAGS.judges, trained_against)
-    judge_list += [(judge.name, judge, judge.threshold) for judge in chosen]
+    judge_list, _ = judges.build_judges(FLAGS.judges, trained_against)
     deidentifier = Deidentifier(FLAGS.model or FLAGS.workdir)
     report = photos.evaluate_photos(
         FLAGS.workdir, FLAGS.dataset, FLAGS.photos_root, deidentifier, judge_list,

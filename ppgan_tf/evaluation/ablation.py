@@ -12,20 +12,20 @@ import json
 import os
 import shutil
 
-from ppgan_tf.evaluation import evaluate
+from ppgan_tf.evaluation import evaluate, judges, report
 from ppgan_tf.losses import SETTINGS
 from ppgan_tf.training import run, summaries
 
 GRID_FACES = 8
 
 
-def run_ablation(config, workdir, facenet_steps=1000, use_dlib=True, detector=None, max_faces=None, group_by=(),
-                 attributes=(), pretrained=("facenet", "sface"), log=print):
+def run_ablation(config, workdir, facenet_steps=1000, judge_names=judges.JUDGES, detector=None, max_faces=None,
+                 group_by=(), attributes=(), log=print):
     """Trains (or resumes) and evaluates the four settings; returns the combined report.
 
     The verificator is `config.verificator_dir` if set, else trained once
-    into WORKDIR/verificator. `max_faces`, `group_by`, `attributes` and the
-    `pretrained` judges are passed to `evaluate.evaluate_run`; groups and
+    into WORKDIR/verificator. `judge_names`, `max_faces`, `group_by` and
+    `attributes` are passed to `evaluate.evaluate_run`; groups and
     attributes for `ppgan` only.
     """
     from ppgan_tf.deidentify.backends import KerasBackend
@@ -46,8 +46,8 @@ def run_ablation(config, workdir, facenet_steps=1000, use_dlib=True, detector=No
             shutil.copytree(shared_judge, judge_dir)  # one judge for all four: comparable numbers
         full = setting == "ppgan"
         reports[setting] = evaluate.evaluate_run(
-            subdir, facenet_steps, use_dlib, detector, max_faces=max_faces, group_by=group_by if full else (),
-            attributes=attributes if full else (), include_baselines=full, pretrained=pretrained, log=log,
+            subdir, facenet_steps, judge_names, detector, max_faces=max_faces, group_by=group_by if full else (),
+            attributes=attributes if full else (), include_baselines=full, log=log,
         )
         shared_judge = judge_dir
         backend = KerasBackend(subdir)
@@ -62,8 +62,8 @@ def run_ablation(config, workdir, facenet_steps=1000, use_dlib=True, detector=No
     with open(os.path.join(workdir, "ablation.json"), "w") as f:
         json.dump(combined, f, indent=2)
     with open(os.path.join(workdir, "ablation.md"), "w") as f:
-        f.write(evaluate.markdown_report(combined).replace("# Evaluation", "# Ablation: the four settings", 1))
-    evaluate.tradeoff_plot(combined, os.path.join(workdir, "tradeoff.png"))
+        f.write(report.markdown_report(combined).replace("# Evaluation", "# Ablation: the four settings", 1))
+    report.tradeoff_plot(combined, os.path.join(workdir, "tradeoff.png"))
     summaries.write_png(os.path.join(workdir, "comparison.png"),
                         summaries.comparison_grid(faces, *outputs.values(), columns=GRID_FACES))
     summaries.write_png(os.path.join(workdir, "deidentified.png"), summaries.comparison_grid(faces, outputs["ppgan"]))

@@ -21,7 +21,7 @@ from ppgan_tf.data import manifest, pipeline
 from ppgan_tf.data.images import FaceSet
 from ppgan_tf.evaluation import attributes as attribute_models
 from ppgan_tf.evaluation import baselines, judges
-from ppgan_tf.models import recognisers
+from ppgan_tf.evaluation.report import write_report
 from ppgan_tf.training import run
 
 EVALUATION_SUBDIR = "evaluation"
@@ -171,37 +171,24 @@ def rows_by_group(attribute, records, originals, outputs, judged):
     }
 
 
-def original_false_rejections(judge, faces, threshold, num_pairs, seed=0):
+def original_false_rejections(embeddings, identities, threshold, num_pairs, seed=0):
     """The 'original test' row: same-person pairs of real photos the judge fails to match."""
-    first, second, same = pipeline.evaluation_pairs(faces.identities, num_pairs, seed)
-    embeddings = judge.embed(faces.images)
+    first, second, same = pipeline.evaluation_pairs(identities, num_pairs, seed)
     positive = same == 1
     return metrics.false_rejection_rate(embeddings[first[positive]], embeddings[second[positive]], threshold)
 
 
-def pretrained_judges(names, trained_against, log=print):
-    """The pretrained recognisers named, minus those the generator trained against: (judges, refused).
-
-    A network the generator learnt from (directly in L_verif, or as the
-    teacher of its verificator) would judge what it taught; it is refused
-    and the report says so.
-    """
-    chosen, refused = [], {}
-    for name in names:
-        if name in trained_against:
-            refused[name] = "the generator trained against it"
-            log(f"judge {name} refused: the generator trained against it")
-            continue
-        try:
-            chosen.append(recognisers.load_recogniser(name))
-        except ImportError as error:
-            log(f"judge {name} skipped: {error}")
-    return chosen, refused
+def dlib_tenfold(dlib, embeddings, identities, num_pairs, seed=0):
+    """dlib at a 10-fold threshold on the test pairs, with its accuracy at the published one set on `dlib`."""
+    first, second, same = pipeline.evaluation_pairs(identities, num_pairs, seed)
+    distances = np.linalg.norm(embeddings[first] - embeddings[second], axis=-1)
+    dlib.test_accuracy = float(np.mean((distances < dlib.threshold) == (same == 1)))
+    tenfold = metrics.ten_fold_threshold(distances, same)
+    return judges.Judge("dlib_10fold", dlib.recogniser, tenfold.threshold, tenfold.accuracy)
 
 
-def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_faces=None, group_by=(),
-                 attributes=(), attribute_steps=500, include_baselines=True, data=None, test_fraction=0.5,
-                 pretrained=("facenet", "sface"), log=print):
+def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detector=None, max_faces=None, group_by=(),
+                 attributes=(), attribute_steps=500, include_baselines=True, data=None, test_fraction=0.5, log=print):
     """Evaluates WORKDIR's generator against the baselines; returns the report it writes.
 
     By default on the run's own test faces (people unseen in training). With
@@ -217,57 +204,38 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
     `attributes` names those for which a classifier trained on the original
     training faces is scored on each method's outputs (attribute preservation).
 
-    `pretrained` names pretrained recognisers (`ppgan_tf.models.recognisers`)
-    that judge too, at their published thresholds, unless the run trained
-    against them (see `pretrained_judges`).
+    `judge_names` chooses the judges (`judges.JUDGES`: the triplet network,
+    dlib at 0.6 and at a 10-fold threshold, the pretrained FaceNet and SFace
+    at their published thresholds); a recogniser the run trained against is
+    refused (see `judges.build_judges`).
     """
     from ppgan_tf.deidentify.backends import KerasBackend
 
     config = RunConfig.load(workdir)
     out = evaluation_dir(workdir, data)
-    judge_dir = os.path.join(workdir, EVALUATION_SUBDIR, "facenet_judge")
-    has_judge = os.path.exists(os.path.join(judge_dir, judges.FaceNetJudge.INFO_FILENAME))
-    # The run's own faces: evaluated, or (for another dataset) only needed to train a missing judge.
-    run_faces = None if data and has_judge else run.prepare_data(config, workdir, log=lambda _: None)
+    # The run's own faces: evaluated, or (for another dataset) only needed to train a missing triplet judge.
+    run_faces = None if data else run.prepare_data(config, workdir, log=lambda _: None)
     train, test = other_dataset(config, data, test_fraction, out, log) if data else run_faces
     test = subsample_people(test, max_faces, config.seed)
     with_pairs = pairable(test.identities)
 
-    # === Judges: never seen by the generator, trained and calibrated on the run's own split ===
-    if has_judge:
-        facenet = judges.FaceNetJudge.load(judge_dir)
-    else:
-        run_train, run_test = run_faces
-        facenet = judges.FaceNetJudge.train(run_train, steps=facenet_steps, seed=config.seed, log=log)
-        facenet.calibrate(run_test, config.test_pairs, config.seed)
-        facenet.save(judge_dir)
-    # (report name, judge, threshold); dlib is judged at its published threshold and at a 10-fold one.
-    judge_list = [("triplet", facenet, facenet.threshold)]
-    judge_info = {"triplet": {"threshold": facenet.threshold, "test_accuracy": facenet.info["test_accuracy"]}}
+    # === Judges: never seen by the generator; the triplet network trained on the run's own split ===
     trained_against = run.trained_against(config, run.load_verificator_info(config, workdir))
-    chosen, refused = pretrained_judges(pretrained, trained_against, log)
-    for judge in chosen:
-        judge_list.append((judge.name, judge, judge.threshold))
-        judge_info[judge.name] = {"threshold": judge.threshold, "test_accuracy": None}
-    if use_dlib:
-        try:
-            dlib_judge = recognisers.DlibRecogniser()
-        except ImportError as error:
-            log(f"dlib judge skipped: {error}")
-        else:
-            published = recognisers.DlibRecogniser.PUBLISHED_THRESHOLD
-            judge_list.append(("dlib", dlib_judge, published))
-            judge_info["dlib"] = {"threshold": published, "test_accuracy": None}
-            if with_pairs:
-                first, second, same = pipeline.evaluation_pairs(test.identities, config.test_pairs, config.seed)
-                embeddings = dlib_judge.embed(test.images)
-                distances = np.linalg.norm(embeddings[first] - embeddings[second], axis=-1)
-                tenfold = metrics.ten_fold_threshold(distances, same)
-                judge_list.append(("dlib_10fold", dlib_judge, tenfold.threshold))
-                judge_info["dlib"]["test_accuracy"] = float(np.mean((distances < published) == (same == 1)))
-                judge_info["dlib_10fold"] = {"threshold": tenfold.threshold, "test_accuracy": tenfold.accuracy}
-            else:
-                log("dlib: no 10-fold threshold (no person with two test photos); published threshold only")
+    judge_list, refused = judges.build_judges(
+        judge_names, trained_against, log, judge_dir=os.path.join(workdir, EVALUATION_SUBDIR, "facenet_judge"),
+        run_faces=lambda: run_faces or run.prepare_data(config, workdir, log=lambda _: None),
+        facenet_steps=facenet_steps, seed=config.seed, test_pairs=config.test_pairs,
+    )
+    original_embeddings = {judge.name: judge.recogniser.embed(test.images) for judge in judge_list}
+    dlib = next((judge for judge in judge_list if judge.name == "dlib"), None)
+    if dlib and with_pairs:
+        judge_list.append(dlib_tenfold(dlib, original_embeddings["dlib"], test.identities, config.test_pairs,
+                                       config.seed))
+        original_embeddings["dlib_10fold"] = original_embeddings["dlib"]
+    elif dlib:
+        log("dlib: no 10-fold threshold (no person with two test photos); published threshold only")
+    judge_info = {judge.name: {"threshold": judge.threshold, "test_accuracy": judge.test_accuracy}
+                  for judge in judge_list}
 
     # === Methods: PP-GAN and the baselines, on the same test faces ===
     backend = KerasBackend(workdir)
@@ -276,12 +244,13 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
         methods.update({name: function(test.images) for name, function in baselines.baseline_suite().items()
                         if not name.startswith("k_same") or int(name.rsplit("_", 1)[1]) <= len(test.images)})
 
-    original_embeddings = {judge.name: judge.embed(test.images) for _, judge, _ in judge_list}
     rows, groups = {}, {attribute: {} for attribute in group_by}
     for name, outputs in methods.items():
-        output_embeddings = {judge.name: judge.embed(outputs) for _, judge, _ in judge_list}
-        judged = [(report_name, original_embeddings[judge.name], output_embeddings[judge.name], threshold)
-                  for report_name, judge, threshold in judge_list]
+        output_embeddings = {}  # dlib's two columns share one embedding of the outputs
+        for judge in judge_list:
+            output_embeddings.setdefault(judge.recogniser, judge.recogniser.embed(outputs))
+        judged = [(judge.name, original_embeddings[judge.name], output_embeddings[judge.recogniser], judge.threshold)
+                  for judge in judge_list]
         rows[name] = method_row(test.images, outputs, test.identities, judged, detector)
         log(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[name].items() if isinstance(v, float)))
         for attribute in group_by:
@@ -306,8 +275,9 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
         log(f"{attribute}: accuracy {attribute_results[attribute]['original']:.3f} on originals, "
             f"{attribute_results[attribute]['methods']['ppgan']:.3f} on PP-GAN faces")
 
-    originals = {report_name: original_false_rejections(judge, test, threshold, config.test_pairs, config.seed)
-                 if with_pairs else None for report_name, judge, threshold in judge_list}
+    originals = {judge.name: original_false_rejections(original_embeddings[judge.name], test.identities,
+                                                       judge.threshold, config.test_pairs, config.seed)
+                 if with_pairs else None for judge in judge_list}
     report = {
         "workdir": os.path.abspath(workdir),
         "data": data or config.data,
@@ -325,77 +295,5 @@ def evaluate_run(workdir, facenet_steps=1000, use_dlib=True, detector=None, max_
     if detector is not None:
         report["original_detection_rate"] = metrics.detection_rate(test.images, detector)
         report["original_detection_rate_padded"] = metrics.detection_rate(test.images, detector, PADDING)
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "report.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(out, "report.md"), "w") as f:
-        f.write(markdown_report(report))
-    tradeoff_plot(report, os.path.join(out, "tradeoff.png"))
+    write_report(report, out)
     return report
-
-
-def markdown_report(report):
-    judge_names = list(report["judges"])
-    header = ["method", "SSIM"] + [f"{j} de-id" for j in judge_names] + [f"{j} IDS" for j in judge_names] + \
-        [f"{j} rank-1" for j in judge_names]
-    lines = ["# Evaluation", "",
-             f"{report['test_faces']} test faces of {report['test_people']} people unseen in training"
-             + (f", from {report['data']}." if report.get("data") else "."), "",
-             "The generator trained against: " + (", ".join(report["trained_against"]) or "its own verificator only")
-             + ". " + "".join(f"Judge `{name}` refused: {why}. " for name, why in report["refused_judges"].items()),
-             ""]
-    for name, info in report["judges"].items():
-        line = f"- judge `{name}`: threshold {info['threshold']:.3f}"
-        if info["test_accuracy"] is not None:
-            line += f", test accuracy {info['test_accuracy']:.3f}"
-        rejections = report["original_test_false_rejection"][name]
-        if rejections is not None:
-            line += f"; original test false rejections {rejections:.3f}"
-        lines.append(line)
-    lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for method, row in report["methods"].items():
-        cells = [method, f"{row['ssim']:.3f}"]
-        for key in ("deid_rate", "identity_switches", "rank1_reidentification"):
-            for judge in judge_names:
-                value = row[f"{judge}_{key}"]
-                cells.append("-" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value)))
-        lines.append("| " + " | ".join(cells) + " |")
-    for attribute, result in report.get("attributes", {}).items():
-        lines += ["", f"## Attribute preservation: {attribute}", "",
-                  f"Classifier trained on original training faces ({', '.join(result['classes'])}); accuracy on "
-                  f"{result['test_faces']} test faces: originals {result['original']:.3f}.", "",
-                  "| method | accuracy |", "|---|---|"]
-        lines += [f"| {method} | {accuracy:.3f} |" for method, accuracy in result["methods"].items()]
-    for attribute, values in report.get("groups", {}).items():
-        lines += ["", f"## By {attribute}", "",
-                  "| group | method | faces | SSIM | " + " | ".join(f"{j} de-id" for j in judge_names) + " |",
-                  "|" + "---|" * (4 + len(judge_names))]
-        for value, methods in values.items():
-            for method, row in methods.items():
-                lines.append(f"| {value} | {method} | {row['faces']} | {row['ssim']:.3f} | "
-                             + " | ".join(f"{row[f'{j}_deid_rate']:.3f}" for j in judge_names) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def tradeoff_plot(report, path):
-    """De-identification rate against SSIM for every method and judge (paper Fig. 7)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(report["judges"]), figsize=(5.5 * len(report["judges"]), 4.5), squeeze=False)
-    for axis, judge in zip(axes[0], report["judges"]):
-        for method, row in report["methods"].items():
-            axis.scatter(row["ssim"], row[f"{judge}_deid_rate"], s=60 if method == "ppgan" else 25,
-                         marker="*" if method == "ppgan" else "o")
-            axis.annotate(method, (row["ssim"], row[f"{judge}_deid_rate"]), fontsize=7)
-        axis.set_xlabel("SSIM with the original (utility)")
-        axis.set_ylabel(f"de-identification rate, {judge} judge (privacy)")
-        axis.set_xlim(-0.05, 1.05)
-        axis.set_ylim(-0.05, 1.05)
-        axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path

@@ -5,9 +5,11 @@
   triplet loss on the training split only (the paper fine-tunes FaceNet).
 dlib's ResNet (`ppgan_tf.models.recognisers.DlibRecogniser`) and the pretrained
 recognisers are the other judges. All map aligned uint8 faces to embeddings;
-their thresholds are distances.
+their thresholds are distances. `build_judges` is the registry the evaluation
+takes judges from, by name (`JUDGES`).
 """
 
+import dataclasses
 import json
 import os
 
@@ -17,6 +19,7 @@ import tensorflow as tf
 import tqdm
 
 from ppgan_tf.data import pipeline
+from ppgan_tf.models import recognisers
 from ppgan_tf.training import verificator_pretraining
 
 
@@ -177,3 +180,79 @@ class FaceNetJudge:
         with open(os.path.join(directory, cls.INFO_FILENAME)) as f:
             info = json.load(f)
         return cls(model, info.get("threshold"), info)
+
+
+# === The registry ===
+
+JUDGES = ("triplet", "dlib", "facenet", "sface")
+
+
+@dataclasses.dataclass
+class Judge:
+    """One column of a report: a recogniser at a threshold, under a report name (dlib twice: 0.6 and 10-fold)."""
+
+    name: str
+    recogniser: object
+    threshold: float
+    test_accuracy: float = None
+
+
+def _triplet(context):
+    judge_dir = context["judge_dir"]
+    if os.path.exists(os.path.join(judge_dir, FaceNetJudge.INFO_FILENAME)):
+        judge = FaceNetJudge.load(judge_dir)
+    else:  # trained once on the run's own training split, kept for every later evaluation
+        run_train, run_test = context["run_faces"]()
+        judge = FaceNetJudge.train(run_train, steps=context["facenet_steps"], seed=context["seed"], log=context["log"])
+        judge.calibrate(run_test, context["test_pairs"], context["seed"])
+        judge.save(judge_dir)
+    return Judge("triplet", judge, judge.threshold, judge.info["test_accuracy"])
+
+
+def _dlib(context):
+    judge = recognisers.DlibRecogniser()
+    return Judge("dlib", judge, judge.PUBLISHED_THRESHOLD)
+
+
+def _pretrained(name):
+    def build(context):
+        judge = recognisers.load_recogniser(name)
+        return Judge(name, judge, judge.threshold)
+
+    return build
+
+
+_BUILDERS = {"triplet": _triplet, "dlib": _dlib, "facenet": _pretrained("facenet"), "sface": _pretrained("sface")}
+
+
+def build_judges(names, trained_against=(), log=print, **context):
+    """The judges named (from `JUDGES`), ready to embed: ([Judge], {refused name: why}).
+
+    A recogniser the generator learnt from (in L_verif, or as its
+    verificator's teacher) would judge what it taught: it is refused. A judge
+    whose package is missing is skipped with a message.
+
+    Args:
+        names: judge names, e.g. ("triplet", "dlib").
+        trained_against: the recognisers the run trained against.
+        **context: what the triplet judge needs when it is not trained yet:
+            judge_dir, run_faces (a function giving the run's (train, test)
+            faces), facenet_steps, seed, test_pairs; and log.
+
+    Example:
+    >>> judges, refused = build_judges(["dlib", "sface"], trained_against=["sface"])
+    """
+    unknown = [name for name in names if name not in _BUILDERS]
+    if unknown:
+        raise ValueError(f"unknown judges {unknown}; choose from {list(JUDGES)}")
+    chosen, refused = [], {}
+    for name in names:
+        if name in trained_against:
+            refused[name] = "the generator trained against it"
+            log(f"judge {name} refused: the generator trained against it")
+            continue
+        try:
+            chosen.append(_BUILDERS[name](dict(context, log=log)))
+        except ImportError as error:
+            log(f"judge {name} skipped: {error}")
+    return chosen, refused

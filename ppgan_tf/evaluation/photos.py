@@ -78,7 +78,7 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
     """Judges the whole-photo route on WORKDIR's held-out photos; writes and returns the report.
 
     Args:
-        judges: (report name, judge, threshold) triples, none of which the model trained against.
+        judges: `judges.Judge`s, none of which the model trained against.
         max_photos: cap, taken as whole people in a seeded random order.
         trained_against: the recognisers the model learnt from, named in the report.
     """
@@ -92,10 +92,11 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
     if include_baselines:
         methods.update({name: function(originals) for name, function in baselines.baseline_suite().items()
                         if not name.startswith("k_same") or int(name.rsplit("_", 1)[1]) <= len(originals)})
-    original_embeddings = {name: judge.embed(originals) for name, judge, _ in judges}
+    original_embeddings = {judge.name: judge.recogniser.embed(originals) for judge in judges}
     rows, groups = {}, {attribute: {} for attribute in group_by}
     for method, crops in methods.items():
-        judged = [(name, original_embeddings[name], judge.embed(crops), threshold) for name, judge, threshold in judges]
+        judged = [(judge.name, original_embeddings[judge.name], judge.recogniser.embed(crops), judge.threshold)
+                  for judge in judges]
         rows[method] = evaluate.method_row(originals, crops, identities, judged, detector)
         log(f"{method}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[method].items() if isinstance(v, float)))
         for attribute in group_by:
@@ -113,7 +114,7 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
         "guard": {"passed_first_try": sum(r.guard_passed and r.guard_tries == 1 for r in reports),
                   "passed_after_resampling": sum(r.guard_passed and r.guard_tries > 1 for r in reports),
                   "fell_back": sum(bool(r.fallback) for r in reports)},
-        "judges": {name: {"threshold": threshold} for name, _, threshold in judges},
+        "judges": {judge.name: {"threshold": judge.threshold} for judge in judges},
         "methods": rows,
         "groups": groups,
     }
