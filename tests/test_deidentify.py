@@ -11,7 +11,7 @@ import PIL.ImageCms
 import pytest
 
 from conftest import face_photo
-from ppgan_tf.deidentify import cli, replace, tracking
+from ppgan_tf.deidentify import cli, files, replace, tracking
 from ppgan_tf.deidentify.backends import Backend
 from ppgan_tf.deidentify.deidentifier import Deidentifier
 
@@ -115,9 +115,7 @@ def _write_video(path, frames=12, fps=10.0):
 def test_a_video_keeps_frame_count_size_and_fps_and_one_seed_per_track(detector, tmp_path):
     source, target = str(tmp_path / "in.mp4"), str(tmp_path / "out" / "in.mp4")
     _write_video(source)
-    args = cli.parse_args([source, "-o", str(tmp_path / "out"), "--frame-memory", "3"])
-    job = cli.Job(source, target, "video")
-    result = cli.process_video(job, _deidentifier(detector), args, seed=7, progress=False)
+    result = files.deidentify_video(_deidentifier(detector), source, target, seed=7, frame_memory=3)
     capture = cv2.VideoCapture(target)
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12 == result["frames"]
     assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(10.0)
@@ -229,9 +227,8 @@ def test_keep_audio_copies_the_sound(detector, tmp_path):
     _write_video(silent, frames=10)
     subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-i", silent, "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
                     "-c:v", "copy", "-c:a", "aac", "-shortest", source], check=True)
-    args = cli.parse_args([source, "-o", str(tmp_path / "out"), "--keep-audio"])
     target = str(tmp_path / "out" / "talk.mp4")
-    cli.process_video(cli.Job(source, target, "video"), _deidentifier(detector), args, seed=1, progress=False)
+    files.deidentify_video(_deidentifier(detector), source, target, seed=1, keep_audio=True)
     probe = subprocess.run([ffmpeg, "-i", target], capture_output=True, text=True).stderr
     assert "Audio:" in probe and "Video:" in probe
 
@@ -280,18 +277,8 @@ def test_the_sface_guard_rejects_a_copy_of_the_face_and_passes_another_person(de
     assert faces[0].guard_passed and faces[0].guard_tries == 1 and faces[0].mode == "ppgan"
 
 
-def test_a_photo_with_more_than_64_faces_gets_one_seed_each_and_a_short_list_is_refused():
-    from ppgan_tf.faces.detection import Face
-
-    photo = np.full((400, 700, 3), 120, np.uint8)
-    faces = []
-    for i in range(70):  # a crowd: 70 small faces on a grid
-        x, y = 10 + (i % 14) * 48, 10 + (i // 14) * 75
-        landmarks = np.array([[x + 12, y + 20], [x + 28, y + 20], [x + 20, y + 30], [x + 14, y + 40], [x + 26, y + 40]],
-                             np.float32)
-        faces.append(Face(box=(x, y, 40, 55), landmarks=landmarks, score=0.99))
-    deidentifier = _deidentifier(detector=None, replacewith="blur")
-    result, reports = deidentifier.process(photo, faces, seeds=[7 + i for i in range(70)])
-    assert [r.seed for r in reports] == [7 + i for i in range(70)]
-    with pytest.raises(ValueError, match="69 seeds for 70 faces"):
-        deidentifier.process(photo, faces, seeds=list(range(69)))
+def test_a_seed_list_shorter_than_the_faces_is_refused_before_any_face_is_touched(detector):
+    photo, _ = _dark_face_photo()
+    faces = detector.detect(photo)
+    with pytest.raises(ValueError, match="0 seeds for 1 faces"):
+        _deidentifier(detector).process(photo, faces, seeds=[])

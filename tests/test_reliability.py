@@ -10,7 +10,7 @@ import PIL.Image
 
 from conftest import face_photo
 from ppgan_tf.data import prepare
-from ppgan_tf.deidentify import cli, media
+from ppgan_tf.deidentify import cli, files, media
 from test_deidentify import _exif, _run_cli, _write_video
 
 
@@ -203,9 +203,7 @@ def test_a_fixed_seed_on_a_photo_with_more_than_64_faces(tmp_path, detector):
     photo, _ = face_photo()
     source = _photo_file(tmp_path / "crowd.png", photo)
     deidentifier = Deidentifier(replacewith="blur", detector=_Crowd(detector.detect(photo)[0]))
-    args = cli.parse_args([str(source), "-o", str(tmp_path / "out"), "--seed", "7"])
-    job = cli.Job(str(source), str(tmp_path / "out" / "crowd.png"), "image")
-    result = cli.process_image(job, deidentifier, args, 7)
+    result = files.deidentify_photo(deidentifier, str(source), str(tmp_path / "out" / "crowd.png"), seed=7)
     assert result["faces"] == 70 and [f["seed"] for f in result["face_reports"]] == list(range(7, 77))
 
 

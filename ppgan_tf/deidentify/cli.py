@@ -18,7 +18,7 @@ import time
 
 import tqdm
 
-from ppgan_tf.deidentify import media, tracking
+from ppgan_tf.deidentify import files, media
 from ppgan_tf.deidentify.deidentifier import MODES, Deidentifier
 
 
@@ -130,92 +130,6 @@ def _refuse_clashes(jobs, problems):
     return kept, problems
 
 
-def process_image(job, deidentifier, args, seed):
-    photo, metadata = media.read_photo(job.source, int(args.max_megapixels * 1_000_000))
-    if args.aligned:
-        result, face = deidentifier.process_aligned(photo, seed)
-        faces = [face]
-    else:
-        detected = deidentifier.detector.detect(photo)
-        seeds = None if seed is None else [seed + i for i in range(len(detected))]
-        result, faces = deidentifier.process(photo, detected, seeds)
-    data = media.encode_photo(result, os.path.splitext(job.target)[1], metadata if args.keep_metadata else None)
-    media.write_atomically(job.target, data)
-    return {**face_counts(faces), "face_reports": [dataclasses.asdict(f) for f in faces]}
-
-
-def face_counts(reports):
-    return {
-        "faces": len(reports),
-        "guard_first_try": sum(1 for f in reports if f.guard_passed and f.guard_tries == 1),
-        "fallbacks": sum(1 for f in reports if f.fallback),
-    }
-
-
-def process_video(job, deidentifier, args, seed, progress):
-    capture, fps, size, count = media.open_video(job.source)
-    tracker = tracking.FaceTracker(memory=args.frame_memory, seed=seed if seed is not None else tracking.seeds_for(1)[0])
-    os.makedirs(os.path.dirname(os.path.abspath(job.target)), exist_ok=True)
-    extension = os.path.splitext(job.target)[1] if job.kind == "video" else ".mp4"
-    temporary = media.temporary_beside(job.target, suffix=extension)
-    frames, counts, track_seeds = 0, face_counts([]), {}
-    show = job.kind == "webcam" and bool(os.environ.get("DISPLAY"))
-    try:
-        writer = media.video_writer(temporary, fps, size)
-        try:
-            bar = tqdm.tqdm(total=count or None, desc=os.path.basename(str(job.source)), unit="frame",
-                            leave=False, disable=not progress)
-            while True:
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                photo = media.rgb(frame)
-                detected = deidentifier.detector.detect(photo)
-                tracks = tracker.update(detected)
-                result, reports = deidentifier.process(
-                    photo, [t.face for t in tracks], [t.seed for t in tracks], [t.track_id for t in tracks],
-                    [t.missed > 0 for t in tracks],
-                )
-                writer.write(result[:, :, ::-1])
-                frames += 1
-                for name, value in face_counts(reports).items():
-                    counts[name] += value
-                for track in tracks:
-                    track_seeds.setdefault(track.track_id, track.seed)
-                bar.update(1)
-                if show:
-                    show = _show(result)
-            bar.close()
-        finally:
-            writer.release()
-            capture.release()
-        if frames == 0:
-            raise media.MediaError(f"{job.source}: no frame could be read")
-        # A container's frame count can be one off; fewer frames than that means a truncated or corrupt file.
-        if job.kind == "video" and count > 0 and frames < count - 1:
-            raise media.MediaError(f"{job.source}: truncated or corrupt, {frames} of its {count} frames could be read")
-        if args.keep_audio and job.kind == "video":
-            media.add_audio(temporary, job.source, job.target)
-        else:
-            media.move_into_place(temporary, job.target)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return {**counts, "frames": frames, "fps": fps, "size": list(size),
-            "track_seeds": {str(k): v for k, v in track_seeds.items()}}
-
-
-def _show(frame):
-    """Shows a webcam frame; False once the window is closed with q or cannot be shown (headless OpenCV)."""
-    import cv2
-
-    try:
-        cv2.imshow("ppgan-deidentify (q to stop)", frame[:, :, ::-1])
-        return (cv2.waitKey(1) & 0xFF) != ord("q")
-    except cv2.error:
-        return False
-
-
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
@@ -252,9 +166,13 @@ def main(argv=None):
     for job in bar:
         try:
             if job.kind == "image":
-                report["files"][str(job.source)] = process_image(job, deidentifier, args, args.seed)
+                report["files"][str(job.source)] = files.deidentify_photo(
+                    deidentifier, job.source, job.target, args.seed, aligned=args.aligned,
+                    max_pixels=int(args.max_megapixels * 1_000_000), keep_metadata=args.keep_metadata)
             else:
-                report["files"][str(job.source)] = process_video(job, deidentifier, args, args.seed, True)
+                report["files"][str(job.source)] = files.deidentify_video(
+                    deidentifier, job.source, job.target, args.seed, webcam=job.kind == "webcam",
+                    frame_memory=args.frame_memory, keep_audio=args.keep_audio, progress=True)
         except Exception as error:  # one bad file never stops the batch; nothing of it was written
             problem = str(error).replace(f"{job.source}: ", "") if isinstance(error, media.MediaError) else \
                 f"{type(error).__name__}: {error}"
