@@ -58,7 +58,8 @@ setup(
         "beam": BEAM,
         "export": EXPORT,
         "eval": EVAL,
-        "test": ["pytest>=8", *BEAM, *EXPORT, *EVAL],
+        # wheel: the shipped-model test builds and installs the package's wheel without build isolation.
+        "test": ["pytest>=8", "wheel>=0.42", *BEAM, *EXPORT, *EVAL],
     },
     entry_points={"console_scripts": ["ppgan-deidentify=ppgan_tf.deidentify.cli:run"]},
     classifiers=[

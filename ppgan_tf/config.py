@@ -71,6 +71,8 @@ class RunConfig:
     verif_ramp_steps: int = _field(0, "Steps after the warm-up over which l1 rises linearly to lambda_verif.")
     verif_views: bool = _field(False, "Score G(x) in L_verif through a random view (shift, blur, rescale, "
                                       "colour), so fooling V takes a real change, not an adversarial pattern.")
+    verif_revert_share: float = _field(0.0, "Share of G(x) scored in L_verif with a random rectangle of x pasted "
+                                            "back, so a single painted patch cannot fool V: the change spreads.")
     steps: int = _field(600, "Generator/discriminator steps.")
     batch_size: int = _field(8, "Global batch size.")
     learning_rate: float = _field(2e-4, "Adam learning rate of G and D.")
@@ -113,6 +115,8 @@ class RunConfig:
                 raise ValueError(f"{name}={getattr(self, name)!r}: unknown {unknown}; choose from {allowed}")
         if not split_names(self.verificators):
             raise ValueError("verificators is empty: name at least one, e.g. 'lightcnn'")
+        if not 0.0 <= self.verif_revert_share <= 1.0:
+            raise ValueError(f"verif_revert_share={self.verif_revert_share}: a share, in [0, 1]")
         if min(self.verif_warmup_steps, self.verif_ramp_steps) < 0:
             raise ValueError("verif_warmup_steps and verif_ramp_steps must be >= 0")
         if self.verificator_batch_size % 2:

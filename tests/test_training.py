@@ -111,18 +111,18 @@ def test_checkpoint_restores_weights_optimizers_and_step(tmp_path):
     )
 
 
-def test_verif_views_changes_the_verif_term_only(tmp_path):
+@pytest.mark.parametrize("change", [{"verif_views": True}, {"verif_revert_share": 1.0}])
+def test_what_v_scores_changes_the_verif_term_only(tmp_path, change):
     config = tiny_config(setting="ppgan")
     faces, verificator = _faces(), _verificator(config)
     terms = {}
-    for use_views in (False, True):
-        changed = config.replace(verif_views=use_views)
+    for name, changed in (("plain", config), ("changed", config.replace(**change))):
         keras.utils.set_random_seed(0)
-        trainer = ppgan.PPGANTrainer(changed, verificator, tf.distribute.get_strategy(), str(tmp_path / str(use_views)))
-        terms[use_views] = {name: float(value) for name, value in trainer.train_step(_batch(changed, faces)).items()}
-    assert terms[True]["verif"] != terms[False]["verif"]
-    for name in ("adversarial", "sim", "discriminator"):
-        np.testing.assert_allclose(terms[True][name], terms[False][name], rtol=1e-5)
+        trainer = ppgan.PPGANTrainer(changed, verificator, tf.distribute.get_strategy(), str(tmp_path / name))
+        terms[name] = {key: float(value) for key, value in trainer.train_step(_batch(changed, faces)).items()}
+    assert terms["changed"]["verif"] != terms["plain"]["verif"]
+    for key in ("adversarial", "sim", "discriminator"):
+        np.testing.assert_allclose(terms["changed"][key], terms["plain"][key], rtol=1e-5)
 
 
 class _Projection:

@@ -64,3 +64,20 @@ def test_a_colour_cast_alone_is_undone_in_grey_views():
     plain, cast = views.random_views(faces, seeds).numpy(), views.random_views(tinted, seeds).numpy()
     cast_seen = np.abs(chroma(plain) - chroma(cast)).mean(axis=(1, 2, 3))
     assert cast_seen[grey].max() < 0.1 * cast_seen[colour].min()
+
+
+def test_reverted_regions_paste_one_rectangle_of_the_original_into_the_chosen_share():
+    fakes, originals = _faces(64), -_faces(64)
+    seeds = tf.range(64, dtype=tf.int64)
+    mixed = views.revert_regions(fakes, originals, seeds, share=0.5).numpy()
+    reverted = np.all(np.isclose(mixed, originals), axis=-1)  # [64, 32, 32]: pixels taken from the original
+    kept = np.all(np.isclose(mixed, fakes), axis=-1)
+    assert np.all(reverted | kept)
+    counts = reverted.reshape(64, -1).sum(axis=1)
+    assert 20 <= np.count_nonzero(counts) <= 44  # about half the faces
+    for face in np.flatnonzero(counts):  # one axis-aligned rectangle, 0.3-0.6 of the side each way
+        rows, columns = np.flatnonzero(reverted[face].any(axis=1)), np.flatnonzero(reverted[face].any(axis=0))
+        assert reverted[face].sum() == len(rows) * len(columns)
+        assert 0.25 * 32 <= len(rows) <= 0.65 * 32 and 0.25 * 32 <= len(columns) <= 0.65 * 32
+    np.testing.assert_array_equal(views.revert_regions(fakes, originals, seeds, share=0.5).numpy(), mixed)
+    np.testing.assert_array_equal(views.revert_regions(fakes, originals, seeds, share=0.0).numpy(), fakes)

@@ -111,7 +111,9 @@ class PPGANTrainer:
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
             adversarial = losses.generator_adversarial_loss(fake_logits)
-            verificator_input = views.random_views(fake, batch["noise_seeds"]) if config.verif_views else fake
+            verificator_input = views.revert_regions(fake, real, batch["noise_seeds"], config.verif_revert_share)
+            if config.verif_views:
+                verificator_input = views.random_views(verificator_input, batch["noise_seeds"])
             verif = tf.add_n([
                 losses.verificator_loss(
                     verificator(real, training=False), verificator(verificator_input, training=False), config.margin

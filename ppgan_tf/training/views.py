@@ -109,3 +109,41 @@ def random_views(images, seeds):
         gains = _between(u[:, 10:13], -1.0, 1.0) * MAX_CHANNEL_GAIN
         views = views + gains[:, None, None, :] * (views + 1.0)  # a white-balance gain: black stays black
     return tf.clip_by_value(views + MAX_NOISE_STD * per_face(8) * noise, -1.0, 1.0)
+
+
+# Sides of the reverted rectangle, as fractions of the image side.
+REVERTED_SIDE_RANGE = (0.3, 0.6)
+
+
+def revert_regions(fakes, originals, seeds, share):
+    """Generated faces with one random rectangle of the original pasted back, in `share` of them.
+
+    Against a strong verificator the cheapest change is one painted patch (a
+    blob between the eyes moves SFace's embedding across its threshold).
+    When any region of the fake may be reverted to the original before
+    V scores it, a single patch fools V only in the views that keep it: the
+    identity change has to be spread over the face.
+
+    Args:
+        fakes, originals: float `[batch, size, size, channels]`, the same faces.
+        seeds: int `[batch]`; the rectangle (and whether there is one) depends on the face's seed alone.
+        share: fraction of faces that get a reverted rectangle (0 returns `fakes`).
+
+    Example:
+    >>> inputs = revert_regions(fakes, real, batch["noise_seeds"], share=0.5)
+    """
+    fakes = tf.cast(fakes, tf.float32)
+    if not share:
+        return fakes
+    size = fakes.shape[1]
+    seeds = tf.cast(tf.reshape(seeds, [-1]), tf.int64)
+    u = tf.map_fn(lambda seed: tf.random.stateless_uniform([5], seed=tf.stack([seed, tf.constant(3, tf.int64)])),
+                  seeds, fn_output_signature=tf.float32)
+    width, height = _between(u[:, 0], *REVERTED_SIDE_RANGE), _between(u[:, 1], *REVERTED_SIDE_RANGE)
+    left, top = u[:, 2] * (1.0 - width), u[:, 3] * (1.0 - height)
+    chosen = tf.cast(u[:, 4] < share, tf.float32)
+    grid = (tf.range(size, dtype=tf.float32) + 0.5) / size
+    inside_x = tf.cast((grid[None] >= left[:, None]) & (grid[None] < (left + width)[:, None]), tf.float32)
+    inside_y = tf.cast((grid[None] >= top[:, None]) & (grid[None] < (top + height)[:, None]), tf.float32)
+    mask = (inside_y[:, :, None] * inside_x[:, None, :] * chosen[:, None, None])[..., None]
+    return fakes + mask * (tf.cast(originals, tf.float32) - fakes)
