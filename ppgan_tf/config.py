@@ -73,6 +73,8 @@ class RunConfig:
                                       "colour), so fooling V takes a real change, not an adversarial pattern.")
     verif_revert_share: float = _field(0.0, "Share of G(x) scored in L_verif with a random rectangle of x pasted "
                                             "back, so a single painted patch cannot fool V: the change spreads.")
+    verif_grey: bool = _field(False, "V scores x and G(x) in grey in L_verif, so a colour cast cannot move its "
+                                     "embedding: the identity change has to be in the face's shape and shading.")
     steps: int = _field(600, "Generator/discriminator steps.")
     batch_size: int = _field(8, "Global batch size.")
     learning_rate: float = _field(2e-4, "Adam learning rate of G and D.")

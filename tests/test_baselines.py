@@ -3,7 +3,8 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from ppgan_tf.evaluation import baselines, metrics
+from ppgan_tf import metrics
+from ppgan_tf.evaluation import baselines
 
 
 def _faces(count=10, size=32):

@@ -111,10 +111,14 @@ def test_checkpoint_restores_weights_optimizers_and_step(tmp_path):
     )
 
 
-@pytest.mark.parametrize("change", [{"verif_views": True}, {"verif_revert_share": 1.0}])
-def test_what_v_scores_changes_the_verif_term_only(tmp_path, change):
-    config = tiny_config(setting="ppgan")
-    faces, verificator = _faces(), _verificator(config)
+@pytest.mark.parametrize("base, change", [({}, {"verif_views": True}), ({}, {"verif_revert_share": 1.0}),
+                                          ({"channels": 3}, {"verif_grey": True})])
+def test_what_v_scores_changes_the_verif_term_only(tmp_path, base, change):
+    config = tiny_config(setting="ppgan", **base)
+    faces = _faces()
+    if config.channels == 3:  # tinted, so that grey differs from colour
+        faces = (faces * np.array([1.0, 0.8, 0.5])).astype(np.uint8)
+    verificator = _verificator(config)
     terms = {}
     for name, changed in (("plain", config), ("changed", config.replace(**change))):
         keras.utils.set_random_seed(0)

@@ -114,9 +114,13 @@ class PPGANTrainer:
             verificator_input = views.revert_regions(fake, real, batch["noise_seeds"], config.verif_revert_share)
             if config.verif_views:
                 verificator_input = views.random_views(verificator_input, batch["noise_seeds"])
+            verificator_real = real
+            if config.verif_grey:
+                verificator_real, verificator_input = views.grey(real), views.grey(verificator_input)
             verif = tf.add_n([
                 losses.verificator_loss(
-                    verificator(real, training=False), verificator(verificator_input, training=False), config.margin
+                    verificator(verificator_real, training=False), verificator(verificator_input, training=False),
+                    config.margin,
                 )
                 for verificator in self.verificators.values()
             ]) / len(self.verificators)

@@ -111,6 +111,12 @@ def random_views(images, seeds):
     return tf.clip_by_value(views + MAX_NOISE_STD * per_face(8) * noise, -1.0, 1.0)
 
 
+def grey(images):
+    """Each image's channel mean, repeated over its channels (grey faces keep their shape)."""
+    images = tf.cast(images, tf.float32)
+    return tf.repeat(tf.reduce_mean(images, axis=-1, keepdims=True), images.shape[-1], axis=-1)
+
+
 # Sides of the reverted rectangle, as fractions of the image side.
 REVERTED_SIDE_RANGE = (0.3, 0.6)
 
