@@ -4,12 +4,14 @@ import json
 import os
 
 import cv2
+import pytest
 
 from conftest import tiny_config, write_dataset
 from ppgan_tf.evaluation import ablation
 from ppgan_tf.losses import SETTINGS
 
 
+@pytest.mark.slow
 def test_the_ablation_trains_and_judges_the_four_settings_alike(tmp_path):
     data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5)
     workdir = str(tmp_path / "ablation")

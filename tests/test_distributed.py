@@ -51,6 +51,7 @@ def single_device(tmp_path_factory):
     return _load(out)
 
 
+@pytest.mark.slow
 def test_mirrored_two_replicas_match_one_device(single_device, tmp_path):
     out = str(tmp_path / "mirrored.npz")
     _finish(_launch("mirrored", out))
@@ -69,6 +70,7 @@ def _free_ports(count):
     return ports
 
 
+@pytest.mark.slow
 def test_multi_worker_two_processes_agree_with_one_device(single_device, tmp_path):
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
     outs = [str(tmp_path / f"worker{i}.npz") for i in range(2)]

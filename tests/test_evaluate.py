@@ -36,6 +36,7 @@ def test_gallery_split_keeps_one_gallery_photo_per_person():
     assert gallery == [0, 3] and probes == [1, 4, 5]
 
 
+@pytest.mark.slow
 def test_a_report_is_written_for_a_tiny_run(tiny_run_copy):
     _, workdir = tiny_run_copy
     report = evaluate.evaluate_run(workdir, facenet_steps=2, detector=_EveryImageDetector(),

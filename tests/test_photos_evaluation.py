@@ -5,6 +5,7 @@ import os
 
 import cv2
 import numpy as np
+import pytest
 
 from conftest import face_photo, tiny_config
 from ppgan_tf.deidentify.deidentifier import Deidentifier
@@ -49,6 +50,7 @@ def _prepared_run(root, detector, people=6, per_person=2):
     return workdir
 
 
+@pytest.mark.slow
 def test_held_out_photos_are_replaced_and_judged_on_their_faces(tmp_path, detector):
     workdir = _prepared_run(str(tmp_path), detector)
     paths, records = photos.test_photos(workdir, "", str(tmp_path))

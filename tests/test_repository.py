@@ -4,6 +4,8 @@ import json
 import os
 import re
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -27,6 +29,7 @@ def test_quick_start_is_two_commands_and_ci_runs_the_test_one():
     assert commands[1] in ci_lines
 
 
+@pytest.mark.slow
 def test_the_quickstart_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     import matplotlib
 

@@ -9,6 +9,7 @@ import time
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from conftest import ROOT, cli_command, run_cli, write_dataset
@@ -18,6 +19,7 @@ def _generator_weights(workdir):
     return [w.numpy() for w in keras.saving.load_model(os.path.join(workdir, "generator.keras")).weights]
 
 
+@pytest.mark.slow
 def test_a_whole_run_leaves_everything_in_its_workdir(tmp_path):
     data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5)
     with open(os.path.join(os.path.dirname(data), "images/p0/0.png"), "wb") as f:
@@ -48,6 +50,7 @@ def test_a_whole_run_leaves_everything_in_its_workdir(tmp_path):
     assert "nothing to train" in again
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_continues_at_the_right_step_with_identical_weights(tmp_path):
     data = write_dataset(str(tmp_path / "faces"))
     killed = str(tmp_path / "killed")
