@@ -11,6 +11,7 @@ from conftest import face_photo, tiny_config
 from ppgan_tf.deidentify.deidentifier import Deidentifier
 from ppgan_tf.evaluation import photos
 from ppgan_tf.evaluation.judges import Judge
+from ppgan_tf.faces.detection import DlibFrontalDetector
 from ppgan_tf.faces import alignment
 from test_deidentify import StubBackend
 
@@ -64,6 +65,7 @@ def test_held_out_photos_are_replaced_and_judged_on_their_faces(tmp_path, detect
     judge = _RowMeans()
     report = photos.evaluate_photos(workdir, "", str(tmp_path), deidentifier, [Judge("rows", judge, judge.threshold)],
                                     detector=detector, group_by=("gender",), trained_against=("sface",),
+                                    second_detector=DlibFrontalDetector(),
                                     log=lambda _: None)
     assert report["test_faces"] == len(paths) and report["test_people"] == len(held_out)
     assert report["trained_against"] == ["sface"]
@@ -71,6 +73,8 @@ def test_held_out_photos_are_replaced_and_judged_on_their_faces(tmp_path, detect
     # The stub inverts faces: far less similar to the originals than a light blur.
     assert ppgan["ssim"] < blur["ssim"] and 0.0 <= ppgan["rows_deid_rate"] <= 1.0
     assert 0.0 <= ppgan["detection_rate_padded"] <= 1.0
+    # dlib's detector finds the real faces and not the black mask.
+    assert report["original_second_detection_rate"] > 0.5 and report["methods"]["black_mask"]["second_detection_rate"] == 0
     assert set(report["groups"]["gender"]) <= {"f", "m"}
     table = open(os.path.join(workdir, "evaluation_photos_data", "report.md")).read()
     assert "| ppgan |" in table and "trained against: sface" in table

@@ -27,6 +27,7 @@ flags.DEFINE_list("judges", ["dlib", "facenet", "sface"], "Judges (refused if th
 flags.DEFINE_list("group_by", [], "Manifest attributes to report per group (gender, race, age, ...).")
 flags.DEFINE_bool("baselines", True, "Also judge blur, pixelation, mask and k-same on the original crops.")
 flags.DEFINE_bool("detection", True, "Measure MTCNN detection with and without 50 px padding.")
+flags.DEFINE_bool("second_detector", True, "Also measure detection by dlib's HOG frontal face detector.")
 flags.DEFINE_string("out", None, "Report folder (default WORKDIR/evaluation_photos_<dataset>).")
 flags.mark_flags_as_required(["workdir", "photos_root"])
 
@@ -34,7 +35,7 @@ flags.mark_flags_as_required(["workdir", "photos_root"])
 def main(argv):
     del argv
     from ppgan_tf.deidentify.deidentifier import Deidentifier
-    from ppgan_tf.faces.detection import FaceDetector
+    from ppgan_tf.faces.detection import DlibFrontalDetector, FaceDetector
 
     config = RunConfig.load(FLAGS.workdir)
     trained_against = run.trained_against(config, run.load_verificator_info(config, FLAGS.workdir))
@@ -44,6 +45,7 @@ def main(argv):
         FLAGS.workdir, FLAGS.dataset, FLAGS.photos_root, deidentifier, judge_list,
         detector=FaceDetector() if FLAGS.detection else None, max_photos=FLAGS.max_photos or None,
         include_baselines=FLAGS.baselines, group_by=FLAGS.group_by, trained_against=trained_against, out=FLAGS.out,
+        second_detector=DlibFrontalDetector() if FLAGS.second_detector else None,
     )
     print(photos.markdown_table(report))
 

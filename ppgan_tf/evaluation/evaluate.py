@@ -125,11 +125,13 @@ def privacy_metrics(original, output, identities, threshold):
     }
 
 
-def method_row(originals, outputs, identities, judged, detector=None):
+def method_row(originals, outputs, identities, judged, detector=None, second_detector=None):
     """Every metric of one method on a set of faces.
 
     Args:
         judged: (judge name, original embeddings, output embeddings, threshold) per judge.
+        detector: MTCNN (the paper's), giving `detection_rate` and `detection_rate_padded`.
+        second_detector: another detector (dlib's HOG), giving `second_detection_rate` and `..._padded`.
     """
     ssim = metrics.ssim_per_image(_unit(originals), _unit(outputs))
     row = {"faces": len(originals), "ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
@@ -139,6 +141,9 @@ def method_row(originals, outputs, identities, judged, detector=None):
     if detector is not None:
         row["detection_rate"] = metrics.detection_rate(outputs, detector)
         row["detection_rate_padded"] = metrics.detection_rate(outputs, detector, PADDING)
+    if second_detector is not None:
+        row["second_detection_rate"] = metrics.detection_rate(outputs, second_detector)
+        row["second_detection_rate_padded"] = metrics.detection_rate(outputs, second_detector, PADDING)
     return row
 
 

@@ -74,12 +74,14 @@ def photo_crops(deidentifier, paths, size=128, margin=0.2, log=print):
 
 
 def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detector=None, max_photos=None,
-                    include_baselines=True, group_by=(), trained_against=(), out=None, log=print):
+                    include_baselines=True, group_by=(), trained_against=(), out=None, second_detector=None,
+                    log=print):
     """Judges the whole-photo route on WORKDIR's held-out photos; writes and returns the report.
 
     Args:
         judges: `judges.Judge`s, none of which the model trained against.
         max_photos: cap, taken as whole people in a seeded random order.
+        detector, second_detector: MTCNN and another detector (dlib's HOG) run on every method's crops.
         trained_against: the recognisers the model learnt from, named in the report.
     """
     paths, records = test_photos(workdir, dataset, photos_root)
@@ -97,7 +99,7 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
     for method, crops in methods.items():
         judged = [(judge.name, original_embeddings[judge.name], judge.recogniser.embed(crops), judge.threshold)
                   for judge in judges]
-        rows[method] = evaluate.method_row(originals, crops, identities, judged, detector)
+        rows[method] = evaluate.method_row(originals, crops, identities, judged, detector, second_detector)
         log(f"{method}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[method].items() if isinstance(v, float)))
         for attribute in group_by:
             for value, row in evaluate.rows_by_group(attribute, records, originals, crops, judged).items():
@@ -121,6 +123,10 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
     if detector is not None:
         report["original_detection_rate"] = metrics.detection_rate(originals, detector)
         report["original_detection_rate_padded"] = metrics.detection_rate(originals, detector, evaluate.PADDING)
+    if second_detector is not None:
+        report["original_second_detection_rate"] = metrics.detection_rate(originals, second_detector)
+        report["original_second_detection_rate_padded"] = metrics.detection_rate(
+            originals, second_detector, evaluate.PADDING)
     out = out or os.path.join(workdir, f"{PHOTOS_SUBDIR}_{dataset or 'data'}")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "report.json"), "w") as f:
@@ -134,8 +140,10 @@ def markdown_table(report):
     """The report's methods (and groups) as Markdown tables."""
     judges = list(report["judges"])
     detection = "detection_rate" in report["methods"]["ppgan"]
+    second = "second_detection_rate" in report["methods"]["ppgan"]
     header = ["method", "SSIM", *(f"de-id {j}" for j in judges), *(f"rank-1 {j}" for j in judges)]
     header += ["MTCNN / padded"] if detection else []
+    header += ["dlib HOG / padded"] if second else []
     lines = [f"{report['test_faces']} faces of {report['test_people']} held-out people ({report['dataset']}), "
              f"{report['route']}; model {report['model']}, trained against: "
              f"{', '.join(report['trained_against']) or 'its own verificator only'}. Guard: {report['guard']}.",
@@ -146,6 +154,8 @@ def markdown_table(report):
                  *(number(row[f"{j}_rank1_reidentification"]) for j in judges)]
         if detection:
             cells.append(f"{row['detection_rate']:.3f} / {row['detection_rate_padded']:.3f}")
+        if second:
+            cells.append(f"{row['second_detection_rate']:.3f} / {row['second_detection_rate_padded']:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     for attribute, values in report["groups"].items():
         lines += ["", f"By {attribute} (ppgan): faces, SSIM, " + ", ".join(f"de-id {j}" for j in judges), "",
