@@ -75,6 +75,7 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
         layout.write_export_info(serving_dir, {
             "image_size": config.image_size, "channels": config.channels,
             "noise_size": generator.noise_size, "verificator_threshold": threshold,
+            "luminance_only": config.verif_grey,
         })
         with open(os.path.join(out, "models.config"), "w") as f:
             f.write(savedmodel.models_config(model_name, f"/models/{model_name}"))

@@ -84,6 +84,7 @@ def package_run(workdir, out, max_faces=200, evaluations=(), log=print):
         "channels": config.channels,
         "margin": recognisers.CROP_MARGIN,  # prepare_data's default alignment margin, which the recipe uses
         "verificator_threshold": verificator_info["threshold"],
+        "luminance_only": config.verif_grey,
         "verificator_test_accuracy": verificator_info["test_accuracy"],
         "trained_against": run.trained_against(config, verificator_info),
         "training_data": config.data,

@@ -185,6 +185,8 @@ PRESETS["shipped"] = {
     "test_pairs": 1200,
     "verificators": "sface",
     "verif_views": True,
+    "verif_revert_share": 0.75,
+    "verif_grey": True,
     "margin": 1.4,
     "lambda_verif": 1.0,
     "lambda_sim": 1.0,

@@ -282,3 +282,29 @@ def test_a_seed_list_shorter_than_the_faces_is_refused_before_any_face_is_touche
     faces = detector.detect(photo)
     with pytest.raises(ValueError, match="0 seeds for 1 faces"):
         _deidentifier(detector).process(photo, faces, seeds=[])
+
+
+class _TintingBackend(StubBackend):
+    """A colour stub whose faces are the inputs, brighter and tinted red."""
+
+    channels, luminance_only = 3, True
+
+    def generate(self, faces, noise):
+        self.generated += 1
+        return np.clip(faces.astype(int) + [90, 20, 20], 0, 255).astype(np.uint8)
+
+
+def test_a_luminance_only_model_keeps_the_photos_colours_and_the_guard_judges_what_is_pasted(detector):
+    import cv2
+
+    photo, _ = _dark_face_photo()
+    tinted = photo.copy()
+    tinted[:, :, 1:] = (tinted[:, :, 1:] * 0.8).astype(np.uint8)  # a photo with colour to keep
+    backend = _TintingBackend()
+    result, faces = _deidentifier(detector, backend).process(tinted, seeds=[1])
+    assert faces[0].mode == "ppgan"
+    changed = np.any(result != tinted, axis=-1)
+    before, after = (cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(int)[changed] for image in (tinted, result))
+    assert (after[:, 0] - before[:, 0]).mean() > 10  # brighter: the luminance is the model's
+    assert np.abs(after[:, 1:] - before[:, 1:]).mean() < 2  # its red tint is not pasted: the colours are the photo's
+

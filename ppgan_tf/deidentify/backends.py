@@ -19,12 +19,16 @@ class Backend:
 
     image_size, channels, noise_size: the generator's contract.
     threshold: verificator distance below which two faces match (None: no guard).
+    luminance_only: the generator's identity change lives in the luminance (it
+        trained against a verificator that saw grey faces, `verif_grey`), so the
+        de-identifier keeps the photo's colours and takes only its luminance.
     """
 
     image_size = 128
     channels = 1
     noise_size = 0
     threshold = None
+    luminance_only = False
     name = ""
 
     def generate(self, faces, noise):
@@ -59,6 +63,7 @@ class KerasBackend(Backend):
         self.image_size, self.channels = config.image_size, config.channels
         self.noise_size = self._generator.noise_size
         self.threshold = info["threshold"]
+        self.luminance_only = config.verif_grey
         self.name = f"keras:{workdir}"
 
     def generate(self, faces, noise):
@@ -82,6 +87,7 @@ class PackagedBackend(KerasBackend):
         self.image_size, self.channels = info["image_size"], info["channels"]
         self.noise_size = self._generator.noise_size
         self.threshold = info["verificator_threshold"]
+        self.luminance_only = info.get("luminance_only", False)
         self.info = info
         self.name = f"packaged:{directory or packaged.PACKAGED_DIR}"
 
@@ -96,6 +102,7 @@ class SavedModelBackend(Backend):
         self._embed = self._loaded.signatures.get("embed")
         self.image_size, self.channels, self.noise_size = info["image_size"], info["channels"], info["noise_size"]
         self.threshold = info["verificator_threshold"] if self._embed is not None else None
+        self.luminance_only = info.get("luminance_only", False)
         self.name = f"savedmodel:{directory}"
 
     def generate(self, faces, noise):

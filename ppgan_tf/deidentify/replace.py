@@ -61,6 +61,14 @@ def blend_into_photo(photo, face_crop, aligned, mask):
     return result, (x0, y0, x1, y1)
 
 
+def with_luminance_of(crop, face):
+    """`crop` (RGB uint8) with the luminance of `face` (RGB or grey, same size): the crop keeps its colours."""
+    luminance = face[:, :, 0] if face.shape[-1] == 1 else cv2.cvtColor(face, cv2.COLOR_RGB2YCrCb)[:, :, 0]
+    ycrcb = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb)
+    ycrcb[:, :, 0] = luminance
+    return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB)
+
+
 def expanded_box(box, shape, grow=0.25):
     """An integer (x0, y0, x1, y1) box grown by `grow` of its size on each side, inside the photo."""
     x, y, w, h = box
