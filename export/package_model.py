@@ -34,6 +34,8 @@ flags.DEFINE_string("workdir", None, "Work directory of a finished training run.
 flags.DEFINE_string("out", packaged.PACKAGED_DIR, "Folder of the packaged model (replaced atomically).")
 flags.DEFINE_integer("max_faces", 200, "Test faces for the float16 check.")
 flags.DEFINE_list("evaluations", [], "Whole-photo evaluation reports (trainers.evaluate_photos) for the model card.")
+flags.DEFINE_string("notes", None, "Markdown file the model card adds under 'Known limits of this model': what the "
+                    "numbers do not say (how the outputs look, known failures).")
 flags.mark_flag_as_required("workdir")
 
 MAX_SSIM_DROP = 0.005
@@ -69,10 +71,11 @@ def check_float16(workdir, candidate_dir, max_faces, log=print):
     return report
 
 
-def package_run(workdir, out, max_faces=200, evaluations=(), log=print):
+def package_run(workdir, out, max_faces=200, evaluations=(), notes="", log=print):
     """Packages WORKDIR's generator and verificator into `out`; returns (written, report).
 
-    `evaluations`: whole-photo evaluation reports whose numbers go into the model card.
+    `evaluations`: whole-photo evaluation reports whose numbers go into the model card;
+    `notes`: Markdown the card adds to its limits.
     """
     config = RunConfig.load(workdir)
     with open(os.path.join(workdir, layout.METRICS)) as f:
@@ -108,7 +111,7 @@ def package_run(workdir, out, max_faces=200, evaluations=(), log=print):
         with open(os.path.join(candidate, "package_report.json"), "w") as f:
             json.dump(report, f, indent=2)
         with open(os.path.join(candidate, "MODEL_CARD.md"), "w") as f:
-            f.write(model_card(packaged.load_info(candidate), report, evaluations))
+            f.write(model_card(packaged.load_info(candidate), report, evaluations, notes))
         backup = f"{out}.previous"
         if os.path.exists(out):
             shutil.rmtree(backup, ignore_errors=True)
@@ -129,14 +132,16 @@ DATA_TERMS = {
 }
 
 
-def model_card(info, float16_report, evaluations=()):
+def model_card(info, float16_report, evaluations=(), notes=""):
     """MODEL_CARD.md of a packaged model: what it is, its data and their terms, its judges' numbers, its limits."""
     sources = [manifest.source_name(part) for part in info["training_data"].split(",") if part.strip()]
     lines = [
         "# PP-GAN de-identification model (ppgan-tf)", "",
         f"A PP-GAN generator (pix2pix U-Net, {info['image_size']} px, {info['channels']} channels) trained "
         f"{info['steps']} steps, with its Light CNN-9 verificator (10-fold test accuracy "
-        f"{info['verificator_test_accuracy']:.3f}). Weights stored as float16.", "",
+        f"{info['verificator_test_accuracy']:.3f}). Weights stored as float16."
+        + (" It changes identity in the luminance (its verificator saw grey faces): the de-identifier pastes only "
+           "the generated luminance and the photo keeps its colours." if info.get("luminance_only") else ""), "",
         "## Training data and their terms", "",
         *(f"- `{name}`: {DATA_TERMS.get(name, 'see its own licence')}" for name in sources),
         "", "Because of these terms the model is for **research use only**.", "",
@@ -159,6 +164,7 @@ def model_card(info, float16_report, evaluations=()):
         "- Faces are found by MTCNN; a face it misses is written unchanged (listed in the report).",
         "- Judged on held-out people of the datasets above; other populations, poses, resolutions and recognisers "
         "may differ. Privacy against a recogniser is only measured for the judges named.",
+        *(["", "### Known limits of this model", "", notes.strip()] if notes.strip() else []),
         "", "## Files", "",
         *(f"- `{name}`: sha256 `{digest}`" for name, digest in sorted(info["sha256"].items())),
     ]
@@ -171,7 +177,11 @@ def main(argv):
     for path in FLAGS.evaluations:
         with open(path) as f:
             evaluations.append(json.load(f))
-    written, _ = package_run(FLAGS.workdir, FLAGS.out, FLAGS.max_faces, evaluations)
+    notes = ""
+    if FLAGS.notes:
+        with open(FLAGS.notes, encoding="utf-8") as f:
+            notes = f.read()
+    written, _ = package_run(FLAGS.workdir, FLAGS.out, FLAGS.max_faces, evaluations, notes)
     if not written:
         raise SystemExit(1)
 
