@@ -26,10 +26,9 @@ def psnr(reference, output):
 
 def score(originals, outputs, embed, threshold):
     """De-identification rate and mean SSIM of de-identified uint8 faces."""
-    to_unit = lambda x: x.astype(np.float32) / 127.5 - 1.0  # noqa: E731
     return {
         "deid_rate": metrics.deidentification_rate(embed(originals), embed(outputs), threshold),
-        "ssim": float(np.mean(metrics.ssim_per_image(to_unit(originals), to_unit(outputs)))),
+        "ssim": float(np.mean(metrics.ssim_of_uint8(originals, outputs))),
     }
 
 

@@ -1,6 +1,5 @@
-"""The generator as ONNX (tf2onnx, opset 17), run with onnxruntime."""
+"""The generator as ONNX (tf2onnx, opset 17); `ppgan_tf.deidentify.backends.OnnxGenerator` runs it."""
 
-import numpy as np
 import tensorflow as tf
 
 OPSET = 17

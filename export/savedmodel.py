@@ -20,7 +20,6 @@ input (images uint8 [1, S, S, C], noise float32 [1, noise_size] in [0, 1)):
 TFLite and ONNX have no portable random ops, so the caller draws the noise.
 """
 
-import json
 import os
 
 import keras

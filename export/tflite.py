@@ -1,9 +1,8 @@
-"""TFLite variants of the generator, converted from the portable SavedModel, run with ai-edge-litert."""
+"""TFLite variants of the generator, converted from the portable SavedModel (`backends.TFLiteGenerator` runs them)."""
 
 import json
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from ppgan_tf import layout

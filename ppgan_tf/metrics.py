@@ -59,6 +59,11 @@ def ssim_per_image(images_a, images_b):
     return losses.ssim(images_a, images_b).numpy()
 
 
+def ssim_of_uint8(faces_a, faces_b):
+    """SSIM of each pair of uint8 faces, as numpy."""
+    return ssim_per_image(*(np.asarray(faces, np.float32) / 127.5 - 1.0 for faces in (faces_a, faces_b)))
+
+
 def _distances(embeddings_a, embeddings_b):
     a, b = np.asarray(embeddings_a, np.float64), np.asarray(embeddings_b, np.float64)
     return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import blessing, exporter, onnx_model, savedmodel, tflite
+from export import blessing, exporter, savedmodel, tflite
 from ppgan_tf import layout, models  # noqa: F401  (models registers the classes generator.keras needs)
 from ppgan_tf.data import pipeline
 from ppgan_tf.deidentify import backends

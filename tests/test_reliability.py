@@ -10,7 +10,7 @@ import PIL.Image
 
 from conftest import face_photo
 from ppgan_tf.data import prepare
-from ppgan_tf.deidentify import cli, files, media
+from ppgan_tf.deidentify import cli, files
 from test_deidentify import _exif, _run_cli, _write_video
 
 

@@ -66,7 +66,8 @@ def gan_dataset(images, batch_size, seed=0, start_step=0, flip=True):
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def _group_indices(identities):
+def indices_by_identity(identities):
+    """{identity: [indices of its faces]}, in the order the identities first appear."""
     groups = {}
     for i, identity in enumerate(identities):
         groups.setdefault(identity, []).append(i)
@@ -75,7 +76,7 @@ def _group_indices(identities):
 
 def check_pairable(identities, where):
     """Raises ValueError unless both positive and negative pairs can be drawn."""
-    groups = _group_indices(identities)
+    groups = indices_by_identity(identities)
     if len(groups) < 2 or not any(len(g) >= 2 for g in groups.values()):
         raise ValueError(
             f"{where}: verification pairs need at least 2 people and one person with 2+ images; "
@@ -94,7 +95,7 @@ def sample_pairs(identities, count, rng):
     Returns:
         (first, second, same): int arrays of length `count`; `same` is 1/0.
     """
-    groups = _group_indices(identities)
+    groups = indices_by_identity(identities)
     people = list(groups)
     with_two = [p for p in people if len(groups[p]) >= 2]
     half = count // 2

@@ -10,7 +10,6 @@ WORKDIR/evaluation_<its folder name>.
 """
 
 import collections
-import json
 import os
 
 import numpy as np
@@ -26,10 +25,6 @@ from ppgan_tf.training import run
 
 EVALUATION_SUBDIR = "evaluation"
 PADDING = 50
-
-
-def _unit(images):
-    return images.astype(np.float32) / 127.5 - 1.0
 
 
 def gallery_split(identities):
@@ -89,9 +84,7 @@ def sample_people(identities, max_faces, seed=0):
     """
     if not max_faces or len(identities) <= max_faces:
         return list(range(len(identities)))
-    by_person = collections.defaultdict(list)
-    for index, identity in enumerate(identities):
-        by_person[identity].append(index)
+    by_person = pipeline.indices_by_identity(identities)
     people = sorted(by_person)
     np.random.default_rng(seed).shuffle(people)
     chosen = []
@@ -133,7 +126,7 @@ def method_row(originals, outputs, identities, judged, detector=None, second_det
         detector: MTCNN (the paper's), giving `detection_rate` and `detection_rate_padded`.
         second_detector: another detector (dlib's HOG), giving `second_detection_rate` and `..._padded`.
     """
-    ssim = metrics.ssim_per_image(_unit(originals), _unit(outputs))
+    ssim = metrics.ssim_of_uint8(originals, outputs)
     row = {"faces": len(originals), "ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
     for name, original, output, threshold in judged:
         for key, value in privacy_metrics(original, output, identities, threshold).items():

@@ -107,9 +107,7 @@ def batch_hard_triplet_loss(embeddings, labels, margin=0.2):
 
 def person_batches(identities, people, per_person, seed=0):
     """Endless index batches of `people` persons x `per_person` faces (persons with 2+ faces)."""
-    groups = {}
-    for index, identity in enumerate(identities):
-        groups.setdefault(identity, []).append(index)
+    groups = pipeline.indices_by_identity(identities)
     eligible = [g for g in groups.values() if len(g) >= 2]
     if len(eligible) < 2:
         raise ValueError("triplet training needs at least 2 people with 2+ faces")

@@ -14,7 +14,7 @@ import numpy as np
 from ppgan_tf import layout, metrics
 from ppgan_tf.config import split_names
 from ppgan_tf.data import images as face_images
-from ppgan_tf.data import manifest, split
+from ppgan_tf.data import manifest, pipeline, split
 from ppgan_tf.seeds import run_seeds
 from ppgan_tf.training import ppgan, runtime, verificator_pretraining
 
@@ -46,9 +46,7 @@ def prepare_data(config, workdir, log=print, save_split=True, records=None):
 
 def sample_indices(identities, count):
     """Up to `count` face indices taken round-robin across people, so a grid shows many."""
-    queues = {}
-    for i, identity in enumerate(identities):
-        queues.setdefault(identity, []).append(i)
+    queues = pipeline.indices_by_identity(identities)
     chosen = []
     while len(chosen) < count and any(queues.values()):
         for queue in queues.values():
@@ -114,9 +112,7 @@ def evaluate_generator(trainer, verificator, threshold, test_faces, seed=0, judg
     """
     noise_seeds = run_seeds(len(test_faces.images), seed)
     fakes = trainer.deidentify(test_faces.images, noise_seeds)
-    ssim = metrics.ssim_per_image(
-        test_faces.images.astype(np.float32) / 127.5 - 1.0, fakes.astype(np.float32) / 127.5 - 1.0
-    )
+    ssim = metrics.ssim_of_uint8(test_faces.images, fakes)
     scorers = [("own_verificator", lambda images: verificator_pretraining.embed(verificator, images), threshold)]
     scorers += [(name, recogniser.embed, recogniser.threshold)
                 for name, recogniser in trainer.verificators.items() if name != "lightcnn"]
