@@ -11,7 +11,6 @@ import tensorflow as tf
 from export import blessing, onnx_model, savedmodel, tflite
 from ppgan_tf import layout
 from ppgan_tf.config import RunConfig
-from ppgan_tf.data import pipeline
 from ppgan_tf.deidentify import backends
 from ppgan_tf.training import run, verificator_pretraining
 
@@ -54,7 +53,7 @@ def export_run(workdir, formats=FORMATS, model_name="ppgan", thresholds=None, pu
     train, test = run.prepare_data(config, workdir, log=lambda _: None)
     faces = test.images[:max_faces]
     noise = generator.noise_from_seeds(tf.range(len(faces), dtype=tf.int64)).numpy()
-    reference = pipeline.to_uint8(generator(pipeline.to_model_range(faces), training=False, noise=noise)).numpy()
+    reference = generator.deidentify(faces, noise=noise)
     embed = lambda images: verificator_pretraining.embed(verificator, images)  # noqa: E731
     threshold = verificator_info["threshold"]
     reference_scores = blessing.score(faces, reference, embed, threshold)

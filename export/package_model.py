@@ -24,7 +24,7 @@ from absl import app, flags
 from export import blessing
 from ppgan_tf import layout, packaged
 from ppgan_tf.config import RunConfig
-from ppgan_tf.data import manifest, pipeline
+from ppgan_tf.data import manifest
 from ppgan_tf.evaluation import evaluate, photos
 from ppgan_tf.models import recognisers
 from ppgan_tf.training import run, verificator_pretraining
@@ -57,9 +57,7 @@ def check_float16(workdir, candidate_dir, max_faces, log=print):
     seeds = np.arange(len(test.images), dtype=np.int64)
     outputs = {}
     for name, generator in (("float32", reference_generator), ("float16", packaged_generator)):
-        fakes = [generator(pipeline.to_model_range(test.images[i:i + 32]), training=False,
-                           noise_seeds=seeds[i:i + 32]) for i in range(0, len(seeds), 32)]
-        outputs[name] = np.concatenate([pipeline.to_uint8(fake).numpy() for fake in fakes])
+        outputs[name] = generator.deidentify(test.images, seeds)
     report = {"test_faces": len(seeds)}
     for judge in _judges():
         rows = {name: blessing.parity(outputs["float32"], fakes, test.images, judge.embed, judge.threshold)

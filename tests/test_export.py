@@ -14,7 +14,6 @@ import tensorflow as tf
 
 from export import blessing, exporter, savedmodel, tflite
 from ppgan_tf import layout, models  # noqa: F401  (models registers the classes generator.keras needs)
-from ppgan_tf.data import pipeline
 from ppgan_tf.deidentify import backends
 
 
@@ -24,8 +23,7 @@ def _serving_dir(workdir, report):
 
 def _reference(workdir, faces, seeds):
     generator = keras.saving.load_model(os.path.join(workdir, "generator.keras"))
-    fake = generator(pipeline.to_model_range(faces), training=False, noise_seeds=tf.constant(seeds, tf.int64))
-    return generator, pipeline.to_uint8(fake).numpy()
+    return generator, generator.deidentify(faces, np.asarray(seeds, np.int64))
 
 
 def _faces(count=3, size=32):

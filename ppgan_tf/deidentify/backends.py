@@ -67,10 +67,7 @@ class KerasBackend(Backend):
         self.name = f"keras:{workdir}"
 
     def generate(self, faces, noise):
-        from ppgan_tf.data import pipeline
-
-        fake = self._generator(pipeline.to_model_range(faces), training=False, noise=noise.astype(np.float32))
-        return pipeline.to_uint8(fake).numpy()
+        return self._generator.deidentify(faces, noise=noise.astype(np.float32))
 
     def embed(self, faces):
         return self._embed(self._verificator, faces)

@@ -3,8 +3,10 @@
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from ppgan_tf.data.pipeline import to_model_range, to_uint8
 from ppgan_tf.seeds import noise_of_seeds
 
 
@@ -185,6 +187,24 @@ class UNetGenerator(keras.Model):
         face on any device, in any batch, on any replica.
         """
         return noise_of_seeds(noise_seeds, self.noise_size)
+
+    def deidentify(self, faces_uint8, noise_seeds=None, noise=None, batch_size=32):
+        """uint8 faces -> de-identified uint8 faces (numpy), in batches, the noise from seeds or given.
+
+        Every path that turns faces and seeds into new faces with a Keras
+        generator (training's samples and metrics, the Keras backend, the
+        exports' references, packaging) goes through this.
+
+        Example:
+        >>> fakes = generator.deidentify(faces_uint8, noise_seeds=np.arange(len(faces_uint8)))
+        """
+        if noise is None:
+            noise = self.noise_from_seeds(noise_seeds)
+        outputs = []
+        for i in range(0, len(faces_uint8), batch_size):
+            fake = self(to_model_range(faces_uint8[i:i + batch_size]), training=False, noise=noise[i:i + batch_size])
+            outputs.append(to_uint8(fake).numpy())
+        return np.concatenate(outputs)
 
     def call(self, inputs, training=None, noise_seeds=None, noise=None):
         """De-identifies `inputs` in [-1, 1].

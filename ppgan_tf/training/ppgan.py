@@ -178,17 +178,9 @@ class PPGANTrainer:
 
     # === Inference ===
 
-    def deidentify(self, images_uint8, noise_seeds, batch_size=32):
+    def deidentify(self, images_uint8, noise_seeds):
         """De-identified uint8 faces of uint8 faces, noise fixed by one seed per face."""
-        outputs = []
-        for i in range(0, len(images_uint8), batch_size):
-            fake = self.generator(
-                pipeline.to_model_range(images_uint8[i:i + batch_size]),
-                training=False,
-                noise_seeds=tf.constant(noise_seeds[i:i + batch_size], tf.int64),
-            )
-            outputs.append(pipeline.to_uint8(fake).numpy())
-        return np.concatenate(outputs)
+        return self.generator.deidentify(images_uint8, noise_seeds)
 
     # === The loop ===
 
