@@ -140,6 +140,44 @@ def method_row(originals, outputs, identities, judged, detector=None, second_det
     return row
 
 
+def baseline_outputs(faces):
+    """Every baseline's output on uint8 `faces`, by name (k-same only where k is at most the number of faces)."""
+    return {name: function(faces) for name, function in baselines.baseline_suite().items()
+            if not name.startswith("k_same") or int(name.rsplit("_", 1)[1]) <= len(faces)}
+
+
+def embed_once(judge_list, faces):
+    """{recogniser: its embeddings of `faces`}: a recogniser judging under two names (dlib) embeds once."""
+    embeddings = {}
+    for judge in judge_list:
+        if judge.recogniser not in embeddings:
+            embeddings[judge.recogniser] = judge.recogniser.embed(faces)
+    return embeddings
+
+
+def score_methods(originals, methods, records, judge_list, original_embeddings, group_by=(), detector=None,
+                  second_detector=None, log=print):
+    """(rows, groups): `method_row` of every method's outputs, and of each group of each attribute.
+
+    Args:
+        originals: the uint8 faces every method started from; `records` their records.
+        methods: {name: uint8 outputs}.
+        original_embeddings: `embed_once(judge_list, originals)`.
+    """
+    identities = [record.identity for record in records]
+    rows, groups = {}, {attribute: {} for attribute in group_by}
+    for name, outputs in methods.items():
+        output_embeddings = embed_once(judge_list, outputs)
+        judged = [(judge.name, original_embeddings[judge.recogniser], output_embeddings[judge.recogniser],
+                   judge.threshold) for judge in judge_list]
+        rows[name] = method_row(originals, outputs, identities, judged, detector, second_detector)
+        log(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[name].items() if isinstance(v, float)))
+        for attribute in group_by:
+            for value, row in rows_by_group(attribute, records, originals, outputs, judged).items():
+                groups[attribute].setdefault(value, {})[name] = row
+    return rows, groups
+
+
 def group_of(record, attribute):
     """A face's group for an attribute; ages are binned as the paper's age groups.
 
@@ -224,12 +262,11 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
         run_faces=lambda: run_faces or run.prepare_data(config, workdir, log=lambda _: None),
         facenet_steps=facenet_steps, seed=config.seed, test_pairs=config.test_pairs,
     )
-    original_embeddings = {judge.name: judge.recogniser.embed(test.images) for judge in judge_list}
+    original_embeddings = embed_once(judge_list, test.images)
     dlib = next((judge for judge in judge_list if judge.name == "dlib"), None)
     if dlib and with_pairs:
-        judge_list.append(dlib_tenfold(dlib, original_embeddings["dlib"], test.identities, config.test_pairs,
+        judge_list.append(dlib_tenfold(dlib, original_embeddings[dlib.recogniser], test.identities, config.test_pairs,
                                        config.seed))
-        original_embeddings["dlib_10fold"] = original_embeddings["dlib"]
     elif dlib:
         log("dlib: no 10-fold threshold (no person with two test photos); published threshold only")
     judge_info = {judge.name: {"threshold": judge.threshold, "test_accuracy": judge.test_accuracy}
@@ -239,21 +276,9 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
     backend = KerasBackend(workdir)
     methods = {"ppgan": backend.generate(test.images, backend.noise(range(len(test.images))))}
     if include_baselines:
-        methods.update({name: function(test.images) for name, function in baselines.baseline_suite().items()
-                        if not name.startswith("k_same") or int(name.rsplit("_", 1)[1]) <= len(test.images)})
-
-    rows, groups = {}, {attribute: {} for attribute in group_by}
-    for name, outputs in methods.items():
-        output_embeddings = {}  # dlib's two columns share one embedding of the outputs
-        for judge in judge_list:
-            output_embeddings.setdefault(judge.recogniser, judge.recogniser.embed(outputs))
-        judged = [(judge.name, original_embeddings[judge.name], output_embeddings[judge.recogniser], judge.threshold)
-                  for judge in judge_list]
-        rows[name] = method_row(test.images, outputs, test.identities, judged, detector)
-        log(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[name].items() if isinstance(v, float)))
-        for attribute in group_by:
-            for value, row in rows_by_group(attribute, test.records, test.images, outputs, judged).items():
-                groups[attribute].setdefault(value, {})[name] = row
+        methods.update(baseline_outputs(test.images))
+    rows, groups = score_methods(test.images, methods, test.records, judge_list, original_embeddings, group_by,
+                                 detector, log=log)
 
     attribute_results = {}
     for attribute in attributes:
@@ -273,7 +298,7 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
         log(f"{attribute}: accuracy {attribute_results[attribute]['original']:.3f} on originals, "
             f"{attribute_results[attribute]['methods']['ppgan']:.3f} on PP-GAN faces")
 
-    originals = {judge.name: original_false_rejections(original_embeddings[judge.name], test.identities,
+    originals = {judge.name: original_false_rejections(original_embeddings[judge.recogniser], test.identities,
                                                        judge.threshold, config.test_pairs, config.seed)
                  if with_pairs else None for judge in judge_list}
     report = {

@@ -16,7 +16,7 @@ import numpy as np
 
 from ppgan_tf import metrics
 from ppgan_tf.data import images as face_images
-from ppgan_tf.evaluation import baselines, evaluate
+from ppgan_tf.evaluation import evaluate
 from ppgan_tf.faces import alignment, detection
 
 PHOTOS_SUBDIR = "evaluation_photos"
@@ -92,18 +92,9 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
     identities = [r.identity for r in records]
     methods = {"ppgan": outputs}
     if include_baselines:
-        methods.update({name: function(originals) for name, function in baselines.baseline_suite().items()
-                        if not name.startswith("k_same") or int(name.rsplit("_", 1)[1]) <= len(originals)})
-    original_embeddings = {judge.name: judge.recogniser.embed(originals) for judge in judges}
-    rows, groups = {}, {attribute: {} for attribute in group_by}
-    for method, crops in methods.items():
-        judged = [(judge.name, original_embeddings[judge.name], judge.recogniser.embed(crops), judge.threshold)
-                  for judge in judges]
-        rows[method] = evaluate.method_row(originals, crops, identities, judged, detector, second_detector)
-        log(f"{method}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[method].items() if isinstance(v, float)))
-        for attribute in group_by:
-            for value, row in evaluate.rows_by_group(attribute, records, originals, crops, judged).items():
-                groups[attribute].setdefault(value, {})[method] = row
+        methods.update(evaluate.baseline_outputs(originals))
+    rows, groups = evaluate.score_methods(originals, methods, records, judges, evaluate.embed_once(judges, originals),
+                                          group_by, detector, second_detector, log)
     report = {
         "workdir": os.path.abspath(workdir),
         "route": "whole photos through the de-identifier (detect, align, generate under the guard, paste back)",
