@@ -75,6 +75,9 @@ class RunConfig:
                                             "back, so a single painted patch cannot fool V: the change spreads.")
     verif_grey: bool = _field(False, "V scores x and G(x) in grey in L_verif, so a colour cast cannot move its "
                                      "embedding: the identity change has to be in the face's shape and shading.")
+    adversarial_region: str = _field("image", "Patches L_cGAN is averaged over: 'image' (all of D's patches, the "
+                                              "paper) or 'face' (those centred on the aligned face, where G changes "
+                                              "it: a face is most of what D can tell apart, undiluted by background).")
     steps: int = _field(600, "Generator/discriminator steps.")
     batch_size: int = _field(8, "Global batch size.")
     learning_rate: float = _field(2e-4, "Adam learning rate of G and D.")
@@ -97,6 +100,7 @@ class RunConfig:
             "setting": ("cgan", "cgan_sim", "cgan_verif", "ppgan"),
             "precision": ("float32", "mixed_bfloat16", "mixed_float16", "auto"),
             "strategy": ("default", "mirrored", "multi_worker"),
+            "adversarial_region": ("image", "face"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -171,7 +175,8 @@ PRESETS = {
 # several datasets, each split on its own (give them with --data=a.csv,b.csv,...); V at the published
 # widths distilled from SFace; G trained against SFace (the strongest verificator, which transferred best)
 # through random views, with a margin just past SFace's threshold, first without the identity term and
-# then with it ramped up;
+# then with it ramped up; D's loss and L_cGAN on the patches over the face (where G changes it, so what D can
+# tell apart is not diluted by background that G copies);
 # bfloat16 on CPUs (float16 on GPUs); checkpoints often, for a run that goes on over days.
 PRESETS["shipped"] = {
     **PRESETS["paper"],
@@ -187,6 +192,7 @@ PRESETS["shipped"] = {
     "verif_views": True,
     "verif_revert_share": 0.75,
     "verif_grey": True,
+    "adversarial_region": "face",
     "margin": 1.4,
     "lambda_verif": 1.0,
     "lambda_sim": 1.0,

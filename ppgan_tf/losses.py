@@ -17,26 +17,44 @@ SETTINGS = {
 }
 
 
-def _mean_per_example(values):
+def _mean_per_example(values, weights=None):
+    """Mean of each example's values, or their mean weighted by `weights` (broadcast to them)."""
     values = tf.cast(values, tf.float32)
-    return tf.reduce_mean(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
+    if weights is None:
+        return tf.reduce_mean(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
+    weights = tf.broadcast_to(tf.cast(weights, tf.float32), tf.shape(values))
+    axes = tf.range(1, tf.rank(values))
+    return tf.reduce_sum(values * weights, axis=axes) / tf.reduce_sum(weights, axis=axes)
 
 
-def discriminator_loss(real_logits, fake_logits):
-    """Cross-entropy of D on real faces (label 1) and generated ones (label 0)."""
+def discriminator_loss(real_logits, fake_logits, patch_weights=None):
+    """Cross-entropy of D on real faces (label 1) and generated ones (label 0).
+
+    Args:
+        real_logits, fake_logits: D's patch logits `[batch, h, w, 1]`.
+        patch_weights: optional weights of the patches (broadcast to the
+            logits, e.g. `[1, h, w, 1]`); None weighs every patch alike.
+    """
     real_logits = tf.cast(real_logits, tf.float32)
     fake_logits = tf.cast(fake_logits, tf.float32)
     real = tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(real_logits), real_logits)
     fake = tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(fake_logits), fake_logits)
-    return _mean_per_example(real) + _mean_per_example(fake)
+    return _mean_per_example(real, patch_weights) + _mean_per_example(fake, patch_weights)
 
 
-def generator_adversarial_loss(fake_logits):
-    """Non-saturating generator loss: cross-entropy of D calling fakes real."""
+def generator_adversarial_loss(fake_logits, patch_weights=None):
+    """Non-saturating generator loss: cross-entropy of D calling fakes real (patches weighted as in D's loss)."""
     fake_logits = tf.cast(fake_logits, tf.float32)
     return _mean_per_example(
-        tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(fake_logits), fake_logits)
+        tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(fake_logits), fake_logits), patch_weights
     )
+
+
+def discriminator_accuracy(real_logits, fake_logits, patch_weights=None):
+    """Share of patches D gets right (real > 0, fake < 0), per example, weighted as its loss."""
+    right_real = tf.cast(tf.cast(real_logits, tf.float32) > 0, tf.float32)
+    right_fake = tf.cast(tf.cast(fake_logits, tf.float32) < 0, tf.float32)
+    return 0.5 * (_mean_per_example(right_real, patch_weights) + _mean_per_example(right_fake, patch_weights))
 
 
 def embedding_distance(embeddings_a, embeddings_b):

@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from ppgan_tf.models import PatchDiscriminator, receptive_field
+from ppgan_tf.models import PatchDiscriminator, patch_centres, receptive_field
 
 
 def test_single_image_in_30x30_logits_out():
@@ -27,6 +27,9 @@ def test_receptive_field_matches_the_gradient_support():
     rows, cols = np.nonzero(gradient)
     assert rows.max() - rows.min() + 1 == 34
     assert cols.max() - cols.min() + 1 == 34
+    # ... centred where patch_centres says.
+    centre = patch_centres(discriminator.conv_layers, 30)[15]
+    assert (rows.min() + rows.max()) / 2 == centre == (cols.min() + cols.max()) / 2
 
 
 def test_get_config_round_trip():

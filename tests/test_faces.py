@@ -31,6 +31,15 @@ def test_template_is_centred_and_margin_shrinks_the_face():
     assert np.ptp(wide[:, 0]) < np.ptp(tight[:, 0])
 
 
+@pytest.mark.parametrize("margin", [0.0, 0.2, 0.4])
+def test_the_face_box_holds_the_landmarks_with_room_for_brows_and_chin(margin):
+    top, left, bottom, right = alignment.face_box(margin)
+    landmarks = alignment.template_landmarks(1.0, margin)
+    assert 0 <= top < landmarks[:, 1].min() - 0.05 and landmarks[:, 1].max() + 0.05 < bottom <= 1
+    assert 0 <= left < landmarks[:, 0].min() and landmarks[:, 0].max() < right <= 1
+    assert abs((left + right) / 2 - 0.5) < 0.01  # centred across, like the template
+
+
 def test_the_inverse_transform_puts_a_crop_back_into_the_photo():
     rng = np.random.default_rng(0)
     photo = (rng.random((240, 320, 3)) * 255).astype(np.uint8)

@@ -47,6 +47,24 @@ def test_adversarial_losses_from_logits():
     assert confident.numpy()[0] < 1e-6
 
 
+def test_patch_weights_leave_out_the_patches_they_zero():
+    weights = np.zeros([1, 30, 30, 1], np.float32)
+    weights[:, 10:20, 10:20] = 1.0
+    inside = tf.fill([2, 30, 30, 1], -3.0)
+    # Only the patches outside the weighted region differ: the weighted losses do not see them.
+    outside_changed = tf.constant(np.where(weights > 0, -3.0, 5.0) * np.ones([2, 30, 30, 1]), tf.float32)
+    for loss in (lambda fake: losses.generator_adversarial_loss(fake, weights),
+                 lambda fake: losses.discriminator_loss(-fake, fake, weights),
+                 lambda fake: losses.discriminator_accuracy(-fake, fake, weights)):
+        np.testing.assert_allclose(loss(inside).numpy(), loss(outside_changed).numpy(), rtol=1e-6)
+    assert losses.discriminator_accuracy(-inside, inside, weights).numpy().tolist() == [1.0, 1.0]
+    assert losses.discriminator_accuracy(-outside_changed, outside_changed).numpy()[0] < 1.0
+    # Uniform weights are the plain mean.
+    logits = tf.random.normal([2, 30, 30, 1], seed=2)
+    np.testing.assert_allclose(losses.generator_adversarial_loss(logits, tf.ones([1, 30, 30, 1])).numpy(),
+                               losses.generator_adversarial_loss(logits).numpy(), rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "setting, expected",
     [("cgan", 1.0), ("cgan_sim", 1.0 + 3 * 0.25), ("cgan_verif", 1.0 + 2 * 0.5), ("ppgan", 1.0 + 1.0 + 0.75)],

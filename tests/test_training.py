@@ -129,6 +129,30 @@ def test_what_v_scores_changes_the_verif_term_only(tmp_path, base, change):
         np.testing.assert_allclose(terms["changed"][key], terms["plain"][key], rtol=1e-5)
 
 
+def test_face_region_weights_cover_the_face_patches_only():
+    weights = ppgan.face_patch_weights(ppgan.build_discriminator(tiny_config(channels=3)), 128).numpy()[0, :, :, 0]
+    assert weights.shape == (30, 30) and set(np.unique(weights)) == {0.0, 1.0}
+    rows, columns = np.nonzero(weights.any(axis=1))[0], np.nonzero(weights.any(axis=0))[0]
+    assert 0 < rows.min() and rows.max() < 29 and 0 < columns.min() and columns.max() < 29
+    assert weights.sum() == len(rows) * len(columns)  # one rectangle
+    assert np.array_equal(weights, weights[:, ::-1])  # as symmetric as the face
+
+
+def test_a_face_region_changes_only_the_adversarial_terms(tmp_path):
+    config = tiny_config(setting="ppgan")
+    faces, verificator = _faces(), _verificator(config)
+    terms = {}
+    for region in ("image", "face"):
+        keras.utils.set_random_seed(0)
+        changed = config.replace(adversarial_region=region)
+        trainer = ppgan.PPGANTrainer(changed, verificator, tf.distribute.get_strategy(), str(tmp_path / region))
+        terms[region] = {key: float(value) for key, value in trainer.train_step(_batch(changed, faces)).items()}
+    for key in ("adversarial", "discriminator"):
+        assert terms["face"][key] != terms["image"][key]
+    for key in ("verif", "sim"):
+        np.testing.assert_allclose(terms["face"][key], terms["image"][key], rtol=1e-5)
+
+
 class _Projection:
     """A stand-in pretrained recogniser: a fixed random projection of the face, unit-normalised."""
 

@@ -27,6 +27,20 @@ def template_landmarks(size=128, margin=0.2):
     return (TEMPLATE_112 + margin) / (1.0 + 2.0 * margin) * size
 
 
+def face_box(margin=0.2):
+    """Where the face lies in a crop aligned with this margin: (top, left, bottom, right), fractions of the side.
+
+    From the template: brows to chin (0.6 of the eye-mouth distance above the
+    eyes, 0.45 below the mouth) and half an eye distance beyond each eye.
+    """
+    eyes_y, mouth_y = TEMPLATE_112[:2, 1].mean(), TEMPLATE_112[3:, 1].mean()
+    left_eye_x, right_eye_x = TEMPLATE_112[0, 0], TEMPLATE_112[1, 0]
+    eye_mouth, eye_eye = mouth_y - eyes_y, right_eye_x - left_eye_x
+    box = np.array([eyes_y - 0.6 * eye_mouth, left_eye_x - 0.5 * eye_eye,
+                    mouth_y + 0.45 * eye_mouth, right_eye_x + 0.5 * eye_eye])
+    return tuple(float(value) for value in (box + margin) / (1.0 + 2.0 * margin))
+
+
 def similarity_transform(source, target):
     """The least-squares similarity (rotation, uniform scale, translation) mapping source onto target.
 

@@ -1,6 +1,7 @@
 """The PP-GAN discriminator D: a PatchGAN that judges one image, not a pair."""
 
 import keras
+import numpy as np
 
 
 @keras.saving.register_keras_serializable(package="ppgan_tf")
@@ -76,6 +77,24 @@ class PatchDiscriminator(keras.Model):
             }
         )
         return config
+
+
+def patch_centres(conv_layers, count, padding=1):
+    """Input-pixel coordinate of the centre of each of `count` patches along one side.
+
+    Each layer's output unit i is centred on input coordinate
+    stride * i - padding + (kernel - 1) / 2; composed from the logits down.
+
+    Args:
+        conv_layers: `keras.layers.Conv2D` layers in the order they are applied.
+        count: logits along the side.
+        padding: zero padding before every convolution (1 in `PatchDiscriminator`).
+    """
+    centres = np.arange(count, dtype=np.float64)
+    for layer in reversed(conv_layers):
+        kernel, stride = layer.kernel_size[0], layer.strides[0]
+        centres = stride * centres - padding + (kernel - 1) / 2.0
+    return centres
 
 
 def receptive_field(conv_layers):

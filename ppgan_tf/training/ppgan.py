@@ -10,7 +10,8 @@ import tqdm
 
 from ppgan_tf import layout, losses
 from ppgan_tf.data import pipeline
-from ppgan_tf.models import PatchDiscriminator, UNetGenerator
+from ppgan_tf.faces import alignment
+from ppgan_tf.models import PatchDiscriminator, UNetGenerator, patch_centres
 from ppgan_tf.training import runtime, summaries, views
 
 LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "discriminator", "discriminator_accuracy",
@@ -33,6 +34,16 @@ def build_discriminator(config):
     return PatchDiscriminator(
         channels=config.channels, base_filters=config.discriminator_base_filters, name="discriminator"
     )
+
+
+def face_patch_weights(discriminator, image_size, margin=0.2):
+    """`[1, h, w, 1]` float32: 1 for D's patches centred on the aligned face (`alignment.face_box`), else 0."""
+    side = discriminator(tf.zeros([1, image_size, image_size, discriminator.channels])).shape[1]
+    centres = patch_centres(discriminator.conv_layers, side) / image_size
+    top, left, bottom, right = alignment.face_box(margin)
+    rows = (centres >= top) & (centres <= bottom)
+    columns = (centres >= left) & (centres <= right)
+    return tf.constant((rows[:, None] & columns[None, :])[None, :, :, None], tf.float32)
 
 
 class PPGANTrainer:
@@ -73,6 +84,9 @@ class PPGANTrainer:
             self.generator_optimizer.build(self.generator.trainable_variables)
             self.discriminator_optimizer.build(self.discriminator.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.patch_weights = None
+        if config.adversarial_region == "face":
+            self.patch_weights = face_patch_weights(self.discriminator, config.image_size)
         # Keras 3 layers kept in Python lists are invisible to tf.train.Checkpoint's
         # object graph, so the models' variables are checkpointed as flat lists.
         self.checkpoint = tf.train.Checkpoint(
@@ -110,7 +124,7 @@ class PPGANTrainer:
             fake = self.generator(real, training=True, noise_seeds=batch["noise_seeds"])
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
-            adversarial = losses.generator_adversarial_loss(fake_logits)
+            adversarial = losses.generator_adversarial_loss(fake_logits, self.patch_weights)
             verificator_input = views.revert_regions(fake, real, batch["noise_seeds"], config.verif_revert_share)
             if config.verif_views:
                 verificator_input = views.random_views(verificator_input, batch["noise_seeds"])
@@ -131,7 +145,7 @@ class PPGANTrainer:
             generator_total = losses.generator_objective(
                 adversarial, verif, sim, config.setting, lambda_verif, config.lambda_sim
             )
-            discriminator = losses.discriminator_loss(real_logits, fake_logits)
+            discriminator = losses.discriminator_loss(real_logits, fake_logits, self.patch_weights)
             generator_loss = tf.nn.compute_average_loss(generator_total, global_batch_size=global_batch)
             discriminator_loss = tf.nn.compute_average_loss(discriminator, global_batch_size=global_batch)
             generator_scaled = self.generator_optimizer.scale_loss(generator_loss)
@@ -146,10 +160,7 @@ class PPGANTrainer:
             discriminator_tape.gradient(discriminator_scaled, discriminator_variables),
             discriminator_variables,
         )
-        accuracy = 0.5 * (
-            tf.reduce_mean(tf.cast(tf.cast(real_logits, tf.float32) > 0, tf.float32), axis=[1, 2, 3])
-            + tf.reduce_mean(tf.cast(tf.cast(fake_logits, tf.float32) < 0, tf.float32), axis=[1, 2, 3])
-        )
+        accuracy = losses.discriminator_accuracy(real_logits, fake_logits, self.patch_weights)
         terms = dict(zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, discriminator, accuracy,
                                       tf.fill(tf.shape(verif), lambda_verif))))
         # Sums over this replica divided by the global batch: summed over replicas, the mean.
