@@ -81,6 +81,8 @@ class RunConfig:
     steps: int = _field(600, "Generator/discriminator steps.")
     batch_size: int = _field(8, "Global batch size.")
     learning_rate: float = _field(2e-4, "Adam learning rate of G and D.")
+    discriminator_learning_rate: float = _field(0.0, "Adam learning rate of D; 0 takes learning_rate. A faster D "
+                                                     "(two time-scale update) keeps up with G.")
     beta_1: float = _field(0.5, "Adam beta_1 of G and D.")
     flip: bool = _field(True, "Random horizontal flips of training faces.")
 
@@ -123,6 +125,8 @@ class RunConfig:
             raise ValueError("verificators is empty: name at least one, e.g. 'lightcnn'")
         if not 0.0 <= self.verif_revert_share <= 1.0:
             raise ValueError(f"verif_revert_share={self.verif_revert_share}: a share, in [0, 1]")
+        if self.learning_rate <= 0 or self.discriminator_learning_rate < 0:
+            raise ValueError("learning_rate must be positive and discriminator_learning_rate >= 0")
         if min(self.verif_warmup_steps, self.verif_ramp_steps) < 0:
             raise ValueError("verif_warmup_steps and verif_ramp_steps must be >= 0")
         if self.verificator_batch_size % 2:

@@ -138,6 +138,23 @@ def test_face_region_weights_cover_the_face_patches_only():
     assert np.array_equal(weights, weights[:, ::-1])  # as symmetric as the face
 
 
+def test_a_resumed_run_trains_at_its_configs_learning_rates(tmp_path):
+    config = tiny_config()
+    verificator = _verificator(config)
+    strategy = tf.distribute.get_strategy()
+    trainer = ppgan.PPGANTrainer(config, verificator, strategy, str(tmp_path))
+    trainer.train_step(_batch(config, _faces()))
+    trainer.save_checkpoint()
+    # The checkpoint holds the old rates; the resumed run takes the new ones (D's own, here).
+    resumed = ppgan.PPGANTrainer(config.replace(learning_rate=1e-3, discriminator_learning_rate=4e-3), verificator,
+                                 strategy, str(tmp_path))
+    assert resumed.restore_latest() == 1
+    np.testing.assert_allclose(float(resumed.generator_optimizer.learning_rate), 1e-3, rtol=1e-6)
+    np.testing.assert_allclose(float(resumed.discriminator_optimizer.learning_rate), 4e-3, rtol=1e-6)
+    plain = ppgan.PPGANTrainer(config, verificator, strategy, str(tmp_path / "plain"))
+    assert float(plain.discriminator_optimizer.learning_rate) == float(plain.generator_optimizer.learning_rate)
+
+
 def test_a_face_region_changes_only_the_adversarial_terms(tmp_path):
     config = tiny_config(setting="ppgan")
     faces, verificator = _faces(), _verificator(config)

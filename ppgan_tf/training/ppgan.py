@@ -78,7 +78,7 @@ class PPGANTrainer:
                 config.learning_rate, config.beta_1, keras.mixed_precision.dtype_policy().name
             )
             self.discriminator_optimizer = runtime.make_optimizer(
-                config.learning_rate, config.beta_1, keras.mixed_precision.dtype_policy().name
+                self.discriminator_learning_rate, config.beta_1, keras.mixed_precision.dtype_policy().name
             )
             # Built inside the scope so their slots are mirrored like the weights.
             self.generator_optimizer.build(self.generator.trainable_variables)
@@ -101,13 +101,23 @@ class PPGANTrainer:
         )
         self._distributed_step = None
 
+    @property
+    def discriminator_learning_rate(self):
+        return self.config.discriminator_learning_rate or self.config.learning_rate
+
     # === Checkpoints ===
 
     def restore_latest(self):
-        """Restores the latest checkpoint, if any; returns the step reached."""
+        """Restores the latest checkpoint, if any; returns the step reached.
+
+        The learning rates are the config's, not the checkpoint's: a run
+        resumed with new rates trains with them.
+        """
         latest = self.checkpoint_manager.latest_checkpoint
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self.generator_optimizer.learning_rate = self.config.learning_rate
+            self.discriminator_optimizer.learning_rate = self.discriminator_learning_rate
         return int(self.step.numpy())
 
     def save_checkpoint(self):
