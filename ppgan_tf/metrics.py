@@ -65,8 +65,10 @@ def ssim_of_uint8(faces_a, faces_b):
 
 
 def _distances(embeddings_a, embeddings_b):
+    """All pairwise Euclidean distances `[len(a), len(b)]`, through the Gram matrix (no `[a, b, dim]` array)."""
     a, b = np.asarray(embeddings_a, np.float64), np.asarray(embeddings_b, np.float64)
-    return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1)
+    squared = np.sum(a**2, axis=1)[:, None] + np.sum(b**2, axis=1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(squared, 0.0))
 
 
 def identity_switches(original_embeddings, deidentified_embeddings, identities, threshold):
@@ -86,6 +88,63 @@ def rank1_reidentification(probe_embeddings, probe_identities, gallery_embedding
     """Share of probes whose nearest gallery face is their own person (closed-set rank-1)."""
     nearest = np.argmin(_distances(probe_embeddings, gallery_embeddings), axis=1)
     return float(np.mean(np.asarray(gallery_identities)[nearest] == np.asarray(probe_identities)))
+
+
+# False-accept rates at which verification is reported, as the field's benchmarks do.
+FALSE_ACCEPT_RATES = (0.001, 0.01)
+
+
+def thresholds_at_far(embeddings, identities, rates=FALSE_ACCEPT_RATES):
+    """{rate: distance threshold} at which that share of impostor pairs (two people's originals) match.
+
+    A rate is left out when there are fewer than 1 / rate impostor pairs to
+    measure it on.
+    """
+    identities = np.asarray(identities)
+    upper = np.triu(identities[:, None] != identities[None, :], k=1)
+    impostors = _distances(embeddings, embeddings)[upper]
+    return {rate: float(np.quantile(impostors, rate)) for rate in rates if len(impostors) * rate >= 1}
+
+
+def _genuine_pairs(identities):
+    """(i, j) index arrays of the ordered pairs of different photos of one person."""
+    identities = np.asarray(identities)
+    same = (identities[:, None] == identities[None, :]) & ~np.eye(len(identities), dtype=bool)
+    return np.nonzero(same)
+
+
+def verification_metrics(original_embeddings, output_embeddings, identities, threshold, far_thresholds):
+    """How a judge links outputs to the original people, beyond the de-identification rate.
+
+    - `tar_at_far_<rate>_same_photo`: share of outputs the judge matches to
+      the original they came from, at the threshold of that false-accept rate;
+    - `tar_at_far_<rate>_other_photo`: the same for another photo of the person
+      (what an attacker holding a photo of them sees); None without one;
+    - `protection_success`: of the genuine pairs (another photo, this photo)
+      the judge matched at `threshold` before, the share it no longer matches
+      once this photo is replaced by its output; None when it matched none;
+    - `mean_distance`, `mean_cosine`: how far each output's embedding moved from its original's.
+
+    Args:
+        far_thresholds: `thresholds_at_far` of the judge on the originals.
+    """
+    original = np.asarray(original_embeddings, np.float64)
+    output = np.asarray(output_embeddings, np.float64)
+    moved = np.linalg.norm(original - output, axis=1)
+    cosine = np.sum(original * output, axis=1) / (
+        np.linalg.norm(original, axis=1) * np.linalg.norm(output, axis=1) + 1e-12)
+    first, second = _genuine_pairs(identities)
+    before = np.linalg.norm(original[first] - original[second], axis=1)
+    after = np.linalg.norm(original[first] - output[second], axis=1)
+    results = {}
+    for rate, limit in sorted(far_thresholds.items()):
+        results[f"tar_at_far_{rate:g}_same_photo"] = float(np.mean(moved < limit))
+        results[f"tar_at_far_{rate:g}_other_photo"] = float(np.mean(after < limit)) if len(first) else None
+    matched = before < threshold
+    results["protection_success"] = float(np.mean(after[matched] >= threshold)) if matched.any() else None
+    results["mean_distance"] = float(np.mean(moved))
+    results["mean_cosine"] = float(np.mean(cosine))
+    return results
 
 
 def false_rejection_rate(embeddings_a, embeddings_b, threshold):

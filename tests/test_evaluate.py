@@ -54,6 +54,15 @@ def test_a_report_is_written_for_a_tiny_run(tiny_run_copy):
     for row in report["methods"].values():
         assert 0.0 <= row["triplet_deid_rate"] <= 1.0 and -1.0 <= row["ssim"] <= 1.0
         assert 0 <= row["dlib_identity_switches"] <= report["test_faces"]
+    for judge, info in report["judges"].items():
+        # A few test faces: too few impostor pairs for 0.1%, perhaps for 1%.
+        assert set(info["thresholds_at_far"]) <= {"0.001", "0.01"}
+        for row in report["methods"].values():
+            for rate in info["thresholds_at_far"]:
+                for kind in ("same", "other"):
+                    assert 0.0 <= row[f"{judge}_tar_at_far_{rate}_{kind}_photo"] <= 1.0
+            assert row[f"{judge}_protection_success"] is None or 0.0 <= row[f"{judge}_protection_success"] <= 1.0
+            assert row[f"{judge}_mean_distance"] >= 0.0 and -1.0 <= row[f"{judge}_mean_cosine"] <= 1.0
     with open(os.path.join(out, "report.json")) as f:
         assert json.load(f)["test_faces"] == report["test_faces"]
     for attribute in ("gender", "age"):
@@ -66,6 +75,7 @@ def test_a_report_is_written_for_a_tiny_run(tiny_run_copy):
     with open(os.path.join(out, "report.md")) as f:
         text = f.read()
     assert "| ppgan |" in text and "## By gender" in text and "## Attribute preservation: gender" in text
+    assert all(f"## Verification by `{judge}` at fixed false-accept rates" in text for judge in report["judges"])
     # A second evaluation reuses the trained judge.
     again = evaluate.evaluate_run(workdir, facenet_steps=2, judge_names=("triplet",), log=lambda _: None)
     assert again["judges"]["triplet"]["threshold"] == report["judges"]["triplet"]["threshold"]

@@ -72,3 +72,41 @@ def test_detection_rate_with_and_without_padding():
     faces = np.zeros((4, 64, 64, 1), np.uint8)
     assert metrics.detection_rate(faces, _CountingDetector()) == 0.0
     assert metrics.detection_rate(faces, _CountingDetector(), padding=50) == 1.0
+
+
+def test_thresholds_at_far_let_that_share_of_impostors_match():
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(200, 16))
+    identities = np.arange(200) // 2
+    thresholds = metrics.thresholds_at_far(embeddings, identities)
+    assert set(thresholds) == {0.001, 0.01} and thresholds[0.001] < thresholds[0.01]
+    distances = np.linalg.norm(embeddings[:, None] - embeddings[None], axis=-1)
+    impostor = (identities[:, None] != identities[None]) & np.triu(np.ones((200, 200), bool), 1)
+    for rate, limit in thresholds.items():
+        assert abs(np.mean(distances[impostor] < limit) - rate) < 0.2 * rate
+    # Too few impostor pairs to measure 0.1%: that rate is left out.
+    assert set(metrics.thresholds_at_far(embeddings[:20], identities[:20])) == {0.01}
+
+
+def test_verification_metrics_on_planted_embeddings():
+    original = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 0.0], [1.0, 0.1]])  # people a, a, b, b
+    identities = ["a", "a", "b", "b"]
+    output = original.copy()
+    output[0] = [-1.0, 0.0]  # moved far: no longer matches itself or the other photo of a
+    far_thresholds = {0.01: 0.5}
+    result = metrics.verification_metrics(original, output, identities, threshold=0.5, far_thresholds=far_thresholds)
+    assert result["tar_at_far_0.01_same_photo"] == 0.75
+    # Ordered genuine pairs (original i, output j): (1, 0) fails, (0, 1), (2, 3), (3, 2) match.
+    assert result["tar_at_far_0.01_other_photo"] == 0.75
+    assert result["protection_success"] == 0.25  # all four matched before; one no longer does
+    np.testing.assert_allclose(result["mean_distance"], np.sqrt(2) / 4)
+    np.testing.assert_allclose(result["mean_cosine"], 0.75)
+    # One photo a person: no other photo, no genuine pair to protect.
+    single = metrics.verification_metrics(original, output, ["a", "b", "c", "d"], 0.5, far_thresholds)
+    assert single["tar_at_far_0.01_other_photo"] is None and single["protection_success"] is None
+
+
+def test_pairwise_distances_match_the_direct_formula():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(7, 5)), rng.normal(size=(4, 5))
+    np.testing.assert_allclose(metrics._distances(a, b), np.linalg.norm(a[:, None] - b[None], axis=-1), atol=1e-9)

@@ -78,3 +78,6 @@ def test_held_out_photos_are_replaced_and_judged_on_their_faces(tmp_path, detect
     assert set(report["groups"]["gender"]) <= {"f", "m"}
     table = open(os.path.join(workdir, "evaluation_photos_data", "report.md")).read()
     assert "| ppgan |" in table and "trained against: sface" in table
+    assert "## Verification by `rows` at fixed false-accept rates" in table
+    assert os.path.exists(os.path.join(workdir, "evaluation_photos_data", "tradeoff.png"))
+    assert ppgan["rows_mean_distance"] > blur["rows_mean_distance"]  # inverted faces move further than blurred ones

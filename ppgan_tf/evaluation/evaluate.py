@@ -102,8 +102,11 @@ def subsample_people(faces, max_faces, seed=0):
     return FaceSet(faces.images[chosen], [faces.records[i] for i in chosen], faces.skipped)
 
 
-def privacy_metrics(original, output, identities, threshold):
-    """A judge's privacy metrics of one method, from embeddings of the originals and the outputs."""
+def privacy_metrics(original, output, identities, threshold, far_thresholds):
+    """A judge's privacy metrics of one method, from embeddings of the originals and the outputs.
+
+    `far_thresholds`: the judge's `metrics.thresholds_at_far` on the originals.
+    """
     identities = list(identities)
     probes, gallery = gallery_split(identities)
     return {
@@ -115,6 +118,7 @@ def privacy_metrics(original, output, identities, threshold):
             )
             if probes else None
         ),
+        **metrics.verification_metrics(original, output, identities, threshold, far_thresholds),
     }
 
 
@@ -122,14 +126,14 @@ def method_row(originals, outputs, identities, judged, detector=None, second_det
     """Every metric of one method on a set of faces.
 
     Args:
-        judged: (judge name, original embeddings, output embeddings, threshold) per judge.
+        judged: (judge name, original embeddings, output embeddings, threshold, thresholds at FAR) per judge.
         detector: MTCNN (the paper's), giving `detection_rate` and `detection_rate_padded`.
         second_detector: another detector (dlib's HOG), giving `second_detection_rate` and `..._padded`.
     """
     ssim = metrics.ssim_of_uint8(originals, outputs)
     row = {"faces": len(originals), "ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
-    for name, original, output, threshold in judged:
-        for key, value in privacy_metrics(original, output, identities, threshold).items():
+    for name, original, output, threshold, far_thresholds in judged:
+        for key, value in privacy_metrics(original, output, identities, threshold, far_thresholds).items():
             row[f"{name}_{key}"] = value
     if detector is not None:
         row["detection_rate"] = metrics.detection_rate(outputs, detector)
@@ -155,9 +159,25 @@ def embed_once(judge_list, faces):
     return embeddings
 
 
+def far_thresholds(judge_list, original_embeddings, identities):
+    """{judge name: {false-accept rate: its distance threshold}} on the originals' impostor pairs."""
+    return {judge.name: metrics.thresholds_at_far(original_embeddings[judge.recogniser], identities)
+            for judge in judge_list}
+
+
+def judges_info(judge_list, thresholds_at_far):
+    """The report's description of each judge: its thresholds and, where measured, its test accuracy."""
+    return {judge.name: {"threshold": judge.threshold, "test_accuracy": judge.test_accuracy,
+                         "thresholds_at_far": {f"{rate:g}": limit for rate, limit in thresholds_at_far[judge.name].items()}}
+            for judge in judge_list}
+
+
 def score_methods(originals, methods, records, judge_list, original_embeddings, group_by=(), detector=None,
                   second_detector=None, log=print):
-    """(rows, groups): `method_row` of every method's outputs, and of each group of each attribute.
+    """(rows, groups, thresholds at FAR): `method_row` of every method's outputs and of each group of each attribute.
+
+    Every row, groups' included, is judged at the thresholds of the whole set
+    of originals (`far_thresholds`), returned third.
 
     Args:
         originals: the uint8 faces every method started from; `records` their records.
@@ -165,17 +185,18 @@ def score_methods(originals, methods, records, judge_list, original_embeddings, 
         original_embeddings: `embed_once(judge_list, originals)`.
     """
     identities = [record.identity for record in records]
+    at_far = far_thresholds(judge_list, original_embeddings, identities)
     rows, groups = {}, {attribute: {} for attribute in group_by}
     for name, outputs in methods.items():
         output_embeddings = embed_once(judge_list, outputs)
         judged = [(judge.name, original_embeddings[judge.recogniser], output_embeddings[judge.recogniser],
-                   judge.threshold) for judge in judge_list]
+                   judge.threshold, at_far[judge.name]) for judge in judge_list]
         rows[name] = method_row(originals, outputs, identities, judged, detector, second_detector)
         log(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[name].items() if isinstance(v, float)))
         for attribute in group_by:
             for value, row in rows_by_group(attribute, records, originals, outputs, judged).items():
                 groups[attribute].setdefault(value, {})[name] = row
-    return rows, groups
+    return rows, groups, at_far
 
 
 def group_of(record, attribute):
@@ -202,7 +223,7 @@ def rows_by_group(attribute, records, originals, outputs, judged):
         members[group_of(record, attribute)].append(index)
     return {
         value: method_row(originals[indices], outputs[indices], [records[i].identity for i in indices],
-                          [(n, o[indices], x[indices], t) for n, o, x, t in judged])
+                          [(n, o[indices], x[indices], t, far) for n, o, x, t, far in judged])
         for value, indices in sorted(members.items()) if value and len(indices) >= 2
     }
 
@@ -269,16 +290,14 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
                                        config.seed))
     elif dlib:
         log("dlib: no 10-fold threshold (no person with two test photos); published threshold only")
-    judge_info = {judge.name: {"threshold": judge.threshold, "test_accuracy": judge.test_accuracy}
-                  for judge in judge_list}
 
     # === Methods: PP-GAN and the baselines, on the same test faces ===
     backend = KerasBackend(workdir)
     methods = {"ppgan": backend.generate(test.images, backend.noise(range(len(test.images))))}
     if include_baselines:
         methods.update(baseline_outputs(test.images))
-    rows, groups = score_methods(test.images, methods, test.records, judge_list, original_embeddings, group_by,
-                                 detector, log=log)
+    rows, groups, at_far = score_methods(test.images, methods, test.records, judge_list, original_embeddings,
+                                         group_by, detector, log=log)
 
     attribute_results = {}
     for attribute in attributes:
@@ -307,7 +326,7 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
         "setting": config.setting,
         "test_faces": len(test.images),
         "test_people": len(set(test.identities)),
-        "judges": judge_info,
+        "judges": judges_info(judge_list, at_far),
         "trained_against": trained_against,
         "refused_judges": refused,
         "original_test_false_rejection": originals,

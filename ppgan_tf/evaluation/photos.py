@@ -17,6 +17,7 @@ import numpy as np
 from ppgan_tf import metrics
 from ppgan_tf.data import images as face_images
 from ppgan_tf.evaluation import evaluate
+from ppgan_tf.evaluation import report as report_files
 from ppgan_tf.faces import alignment, detection
 
 PHOTOS_SUBDIR = "evaluation_photos"
@@ -93,8 +94,9 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
     methods = {"ppgan": outputs}
     if include_baselines:
         methods.update(evaluate.baseline_outputs(originals))
-    rows, groups = evaluate.score_methods(originals, methods, records, judges, evaluate.embed_once(judges, originals),
-                                          group_by, detector, second_detector, log)
+    rows, groups, at_far = evaluate.score_methods(originals, methods, records, judges,
+                                                  evaluate.embed_once(judges, originals), group_by, detector,
+                                                  second_detector, log)
     report = {
         "workdir": os.path.abspath(workdir),
         "route": "whole photos through the de-identifier (detect, align, generate under the guard, paste back)",
@@ -107,7 +109,7 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
         "guard": {"passed_first_try": sum(r.guard_passed and r.guard_tries == 1 for r in reports),
                   "passed_after_resampling": sum(r.guard_passed and r.guard_tries > 1 for r in reports),
                   "fell_back": sum(bool(r.fallback) for r in reports)},
-        "judges": {judge.name: {"threshold": judge.threshold} for judge in judges},
+        "judges": evaluate.judges_info(judges, at_far),
         "methods": rows,
         "groups": groups,
     }
@@ -124,6 +126,7 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
         json.dump(report, f, indent=2)
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(markdown_table(report))
+    report_files.tradeoff_plot(report, os.path.join(out, "tradeoff.png"))
     return report
 
 
@@ -139,15 +142,15 @@ def markdown_table(report):
              f"{report['route']}; model {report['model']}, trained against: "
              f"{', '.join(report['trained_against']) or 'its own verificator only'}. Guard: {report['guard']}.",
              "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    number = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     for method, row in report["methods"].items():
-        cells = [method, number(row["ssim"]), *(number(row[f"{j}_deid_rate"]) for j in judges),
-                 *(number(row[f"{j}_rank1_reidentification"]) for j in judges)]
+        cells = [method, report_files.cell(row["ssim"]), *(report_files.cell(row[f"{j}_deid_rate"]) for j in judges),
+                 *(report_files.cell(row[f"{j}_rank1_reidentification"]) for j in judges)]
         if detection:
             cells.append(f"{row['detection_rate']:.3f} / {row['detection_rate_padded']:.3f}")
         if second:
             cells.append(f"{row['second_detection_rate']:.3f} / {row['second_detection_rate_padded']:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += report_files.verification_tables(report)
     for attribute, values in report["groups"].items():
         lines += ["", f"By {attribute} (ppgan): faces, SSIM, " + ", ".join(f"de-id {j}" for j in judges), "",
                   "| group | faces | SSIM | " + " | ".join(judges) + " |", "|" + "---|" * (3 + len(judges))]

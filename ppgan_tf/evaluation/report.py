@@ -1,4 +1,4 @@
-"""An evaluation's report files: report.json, report.md (tables) and tradeoff.png (paper Fig. 7)."""
+"""An evaluation's report files: report.json, report.md (tables) and tradeoff.png (paper Fig. 7, and at a fixed FAR)."""
 
 import json
 import os
@@ -13,6 +13,11 @@ def write_report(report, out):
         f.write(markdown_report(report))
     tradeoff_plot(report, os.path.join(out, "tradeoff.png"))
     return out
+
+
+def cell(value):
+    """A table cell: 3 decimals, or '-' where a metric could not be measured."""
+    return "-" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
 
 
 def markdown_report(report):
@@ -38,9 +43,9 @@ def markdown_report(report):
         cells = [method, f"{row['ssim']:.3f}"]
         for key in ("deid_rate", "identity_switches", "rank1_reidentification"):
             for judge in judge_names:
-                value = row[f"{judge}_{key}"]
-                cells.append("-" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value)))
+                cells.append(cell(row[f"{judge}_{key}"]))
         lines.append("| " + " | ".join(cells) + " |")
+    lines += verification_tables(report)
     for attribute, result in report.get("attributes", {}).items():
         lines += ["", f"## Attribute preservation: {attribute}", "",
                   f"Classifier trained on original training faces ({', '.join(result['classes'])}); accuracy on "
@@ -58,24 +63,59 @@ def markdown_report(report):
     return "\n".join(lines) + "\n"
 
 
+def verification_tables(report):
+    """Markdown lines: per judge, every method's TAR at fixed false-accept rates, protection success and shift."""
+    lines = []
+    for judge, info in report["judges"].items():
+        rates = info.get("thresholds_at_far", {})
+        columns = [("de-id", "deid_rate")]
+        columns += [(f"TAR@FAR {float(rate):.1%} {kind} photo", f"tar_at_far_{rate}_{kind}_photo")
+                    for kind in ("same", "other") for rate in rates]
+        columns += [("protection success", "protection_success"), ("mean distance", "mean_distance"),
+                    ("mean cosine", "mean_cosine")]
+        thresholds = ", ".join(f"{float(rate):.1%}: {limit:.3f}" for rate, limit in rates.items())
+        lines += ["", f"## Verification by `{judge}` at fixed false-accept rates", "",
+                  f"Thresholds from the originals' impostor pairs ({thresholds or 'too few pairs'}); TAR: share of "
+                  "outputs matched to the original photo (same photo) or to another photo of the person (other "
+                  "photo); protection success: share of the genuine pairs matched at the judge's threshold before "
+                  "that no longer match.", "",
+                  "| method | " + " | ".join(title for title, _ in columns) + " |", "|" + "---|" * (1 + len(columns))]
+        for method, row in report["methods"].items():
+            lines.append(f"| {method} | " + " | ".join(cell(row.get(f"{judge}_{key}")) for _, key in columns) + " |")
+    return lines
+
+
 def tradeoff_plot(report, path):
-    """De-identification rate against SSIM for every method and judge (paper Fig. 7)."""
+    """Privacy against SSIM for every method and judge: the de-identification rate (paper Fig. 7) and, below,
+    the share of outputs not matched to their original at the highest false-accept rate measured."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(report["judges"]), figsize=(5.5 * len(report["judges"]), 4.5), squeeze=False)
-    for axis, judge in zip(axes[0], report["judges"]):
-        for method, row in report["methods"].items():
-            axis.scatter(row["ssim"], row[f"{judge}_deid_rate"], s=60 if method == "ppgan" else 25,
-                         marker="*" if method == "ppgan" else "o")
-            axis.annotate(method, (row["ssim"], row[f"{judge}_deid_rate"]), fontsize=7)
-        axis.set_xlabel("SSIM with the original (utility)")
-        axis.set_ylabel(f"de-identification rate, {judge} judge (privacy)")
-        axis.set_xlim(-0.05, 1.05)
-        axis.set_ylim(-0.05, 1.05)
-        axis.grid(alpha=0.3)
+    judges = list(report["judges"])
+    figure, axes = plt.subplots(2, len(judges), figsize=(5.5 * len(judges), 9), squeeze=False)
+    for column, judge in enumerate(judges):
+        panels = [(axes[0, column], "deid_rate", f"de-identification rate, {judge} judge")]
+        rates = report["judges"][judge].get("thresholds_at_far") or {}
+        if rates:  # privacy at the highest false-accept rate measured: outputs not matched to their original
+            rate = max(rates, key=float)
+            panels.append((axes[1, column], f"tar_at_far_{rate}_same_photo",
+                           f"1 - TAR at FAR {float(rate):.1%} (same photo), {judge} judge"))
+        for axis, key, label in panels:
+            for method, row in report["methods"].items():
+                value = row.get(f"{judge}_{key}")
+                if value is None:
+                    continue
+                value = value if key == "deid_rate" else 1.0 - value
+                axis.scatter(row["ssim"], value, s=60 if method == "ppgan" else 25,
+                             marker="*" if method == "ppgan" else "o")
+                axis.annotate(method, (row["ssim"], value), fontsize=7)
+            axis.set_xlabel("SSIM with the original (utility)")
+            axis.set_ylabel(label + " (privacy)", fontsize=8)
+            axis.set_xlim(-0.05, 1.05)
+            axis.set_ylim(-0.05, 1.05)
+            axis.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
