@@ -52,7 +52,7 @@ def face_counts(reports):
 
 
 def deidentify_video(deidentifier, source, target, seed=None, webcam=False, frame_memory=5, keep_audio=False,
-                     progress=False):
+                     progress=False, on_frame=None):
     """Writes `source` (a video file, or a webcam index) de-identified to `target`; returns its report.
 
     Faces are tracked: each track keeps one seed (one new face) for its whole
@@ -66,6 +66,7 @@ def deidentify_video(deidentifier, source, target, seed=None, webcam=False, fram
         webcam: `source` is a camera index (shown live when a display is available).
         keep_audio: copy the audio track (ffmpeg from imageio-ffmpeg).
         progress: show a progress bar.
+        on_frame: called with (frame index, that frame's `FaceReport`s) after each frame.
 
     Example:
     >>> deidentify_video(Deidentifier(), "clip.mp4", "out/clip.mp4", seed=1)["track_seeds"]
@@ -93,6 +94,8 @@ def deidentify_video(deidentifier, source, target, seed=None, webcam=False, fram
                     [t.missed > 0 for t in tracks],
                 )
                 writer.write(result[:, :, ::-1])
+                if on_frame is not None:
+                    on_frame(frames, reports)
                 frames += 1
                 for name, value in face_counts(reports).items():
                     counts[name] += value
