@@ -43,3 +43,24 @@ def test_the_quickstart_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     exec(compile(shortened, "quickstart.ipynb", "exec"), namespace)  # noqa: S102
     assert namespace["fakes"].shape == namespace["faces"].shape
     assert (tmp_path / "ppgan_runs" / "notebook" / "notebook_grid.png").exists()
+
+
+@pytest.mark.slow
+def test_the_paper_reproduction_notebook_runs_top_to_bottom_on_the_tiny_setting(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    notebook = json.loads(_read(os.path.join("notebooks", "paper_reproduction.ipynb")))
+    code = "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
+    assert "FULL = False" in code, "the notebook must default to the tiny setting"
+    shortened = code.replace("steps=60, verificator_steps=60", "steps=2, verificator_steps=2").replace(
+        "(), (), 60", "(), (), 2")
+    assert shortened.count("2") > code.count("2") + 2, "the notebook's tiny setting changed: update this test"
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(shortened, "paper_reproduction.ipynb", "exec"), namespace)  # noqa: S102
+    workdir = tmp_path / "ppgan_runs" / "ablation_tiny"
+    for name in ("ablation.json", "tradeoff.png", "comparison.png", "deidentified.png"):
+        assert (workdir / name).exists(), name
+    assert {"cgan", "cgan_sim", "cgan_verif", "ppgan", "blur_sigma2"} <= set(namespace["report"]["methods"])
+    assert [row[0] for row in namespace["rows"]] == ["cgan", "cgan_sim", "cgan_verif", "ppgan"]
