@@ -88,9 +88,10 @@ def package_run(workdir, out, max_faces=200, evaluations=(), notes="", log=print
         "luminance_only": config.verif_grey,
         "verificator_test_accuracy": verificator_info["test_accuracy"],
         "trained_against": run.trained_against(config, verificator_info),
-        "training_data": config.data,
+        # Dataset names, not this machine's paths: the package travels.
+        "training_data": ",".join(manifest.source_name(part) for part in config.data.split(",") if part.strip()),
         "steps": metrics["steps"],
-        "run_config": config.__dict__,
+        "run_config": {**config.__dict__, "data": "", "verificator_dir": ""},
     }
     parent = os.path.dirname(os.path.abspath(out))
     os.makedirs(parent, exist_ok=True)
@@ -132,7 +133,7 @@ DATA_TERMS = {
 
 def model_card(info, float16_report, evaluations=(), notes=""):
     """MODEL_CARD.md of a packaged model: what it is, its data and their terms, its judges' numbers, its limits."""
-    sources = [manifest.source_name(part) for part in info["training_data"].split(",") if part.strip()]
+    sources = [part.strip() for part in info["training_data"].split(",") if part.strip()]
     lines = [
         "# PP-GAN de-identification model (ppgan-tf)", "",
         f"A PP-GAN generator (pix2pix U-Net, {info['image_size']} px, {info['channels']} channels) trained "
@@ -156,6 +157,7 @@ def model_card(info, float16_report, evaluations=(), notes=""):
             lines.append(f"| {judge} | {a['deid_rate']:.3f} | {b['deid_rate']:.3f} | {a['ssim']:.3f} | {b['ssim']:.3f} "
                          f"| {b['max_abs_error']} | {b['psnr_db']:.1f} |")
     for evaluation in evaluations:
+        evaluation = {**evaluation, "model": f"this model (step {info['steps']})"}  # not the run's local path
         lines += ["", f"## Evaluation: {evaluation['dataset'] or 'held-out photos'}", "", photos.markdown_table(evaluation)]
     lines += [
         "", "## Limits", "",

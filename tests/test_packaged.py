@@ -37,7 +37,9 @@ def test_a_packaged_model_loads_with_float16_weights_and_the_same_outputs(packag
                                atol=2e-2)
     np.testing.assert_allclose(loaded_verificator(faces), verificator(faces), atol=2e-2)
     sizes = sum(os.path.getsize(os.path.join(directory, name)) for name in packaged.WEIGHT_FILES.values())
-    assert sizes < 2 * (generator.count_params() + verificator.count_params())  # 2 bytes a weight, at most
+    # 2 bytes a weight, plus each array's npz entry (zip and .npy headers, about 300 bytes), at most.
+    arrays = len(generator.weights) + len(verificator.weights)
+    assert sizes < 2 * (generator.count_params() + verificator.count_params()) + 400 * arrays
 
 
 def test_an_altered_packaged_model_is_refused(package):
@@ -78,3 +80,8 @@ def test_a_trained_run_is_packaged_with_its_float16_check_and_a_card_naming_each
     for name in packaged.WEIGHT_FILES.values():
         assert f"`{name}`: sha256 `{packaged._sha256(os.path.join(out, name))}`" in card
     assert "research use only" in card and os.path.exists(os.path.join(out, "package_report.json"))
+    # The package names its data, not the machine it was made on.
+    machine_paths = {os.path.dirname(tiny_run[0]), workdir}
+    text = card + open(os.path.join(out, packaged.INFO_FILENAME)).read()
+    assert not any(path in text for path in machine_paths)
+    assert info["training_data"] == os.path.basename(os.path.dirname(tiny_run[0]))
