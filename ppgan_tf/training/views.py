@@ -26,16 +26,21 @@ MAX_CHANNEL_GAIN = 0.1
 _PARAMETERS = 13  # uniforms drawn per face
 
 
-def _draws(seeds, image_shape):
-    """Per face, a function of its seed alone: `_PARAMETERS` uniforms in [0, 1) and standard normal pixel noise."""
+# Independent random streams drawn from one face seed.
+_VIEW_STREAM, _NOISE_STREAM, _REVERT_STREAM = 1, 2, 3
+
+
+def _per_face(seeds, sample, shape, stream):
+    """`sample(shape, seed=...)` for each face, a function of its seed and the stream alone: `[batch, *shape]`."""
     seeds = tf.cast(tf.reshape(seeds, [-1]), tf.int64)
+    stream = tf.constant(stream, tf.int64)
+    return tf.map_fn(lambda seed: sample(shape, seed=tf.stack([seed, stream])), seeds, fn_output_signature=tf.float32)
 
-    def draw(seed):
-        uniforms = tf.random.stateless_uniform([_PARAMETERS], seed=tf.stack([seed, tf.constant(1, tf.int64)]))
-        noise = tf.random.stateless_normal(image_shape, seed=tf.stack([seed, tf.constant(2, tf.int64)]))
-        return uniforms, noise
 
-    return tf.map_fn(draw, seeds, fn_output_signature=(tf.float32, tf.float32))
+def _draws(seeds, image_shape):
+    """Per face: `_PARAMETERS` uniforms in [0, 1) and standard normal pixel noise."""
+    return (_per_face(seeds, tf.random.stateless_uniform, [_PARAMETERS], _VIEW_STREAM),
+            _per_face(seeds, tf.random.stateless_normal, image_shape, _NOISE_STREAM))
 
 
 def _between(u, low, high):
@@ -142,9 +147,7 @@ def revert_regions(fakes, originals, seeds, share):
     if not share:
         return fakes
     size = fakes.shape[1]
-    seeds = tf.cast(tf.reshape(seeds, [-1]), tf.int64)
-    u = tf.map_fn(lambda seed: tf.random.stateless_uniform([5], seed=tf.stack([seed, tf.constant(3, tf.int64)])),
-                  seeds, fn_output_signature=tf.float32)
+    u = _per_face(seeds, tf.random.stateless_uniform, [5], _REVERT_STREAM)
     width, height = _between(u[:, 0], *REVERTED_SIDE_RANGE), _between(u[:, 1], *REVERTED_SIDE_RANGE)
     left, top = u[:, 2] * (1.0 - width), u[:, 3] * (1.0 - height)
     chosen = tf.cast(u[:, 4] < share, tf.float32)
