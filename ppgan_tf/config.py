@@ -83,6 +83,8 @@ class RunConfig:
     learning_rate: float = _field(2e-4, "Adam learning rate of G and D.")
     discriminator_learning_rate: float = _field(0.0, "Adam learning rate of D; 0 takes learning_rate. A faster D "
                                                      "(two time-scale update) keeps up with G.")
+    discriminator_steps: int = _field(1, "D updates per G update: the first with G's, the others on the same "
+                                         "real and generated faces, so D can keep up with a fast G.")
     beta_1: float = _field(0.5, "Adam beta_1 of G and D.")
     flip: bool = _field(True, "Random horizontal flips of training faces.")
 
@@ -113,7 +115,7 @@ class RunConfig:
             raise ValueError(f"test_fraction={self.test_fraction}: must be in (0, 1)")
         if not 0.0 < self.crop_fraction <= 1.0:
             raise ValueError(f"crop_fraction={self.crop_fraction}: must be in (0, 1]")
-        for name in ("steps", "batch_size", "verificator_batch_size", "checkpoint_every",
+        for name in ("steps", "batch_size", "verificator_batch_size", "checkpoint_every", "discriminator_steps",
                      "summary_every", "sample_every", "test_pairs"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)}: must be positive")

@@ -155,6 +155,24 @@ def test_a_resumed_run_trains_at_its_configs_learning_rates(tmp_path):
     assert float(plain.discriminator_optimizer.learning_rate) == float(plain.generator_optimizer.learning_rate)
 
 
+def test_extra_discriminator_steps_update_d_only(tmp_path):
+    config = tiny_config(setting="ppgan")
+    faces, verificator = _faces(), _verificator(config)
+    trainers = {}
+    for steps in (1, 3):
+        keras.utils.set_random_seed(0)
+        changed = config.replace(discriminator_steps=steps)
+        trainers[steps] = ppgan.PPGANTrainer(changed, verificator, tf.distribute.get_strategy(), str(tmp_path / str(steps)))
+        trainers[steps].train_step(_batch(changed, faces))
+    one, three = trainers[1], trainers[3]
+    # G's first update is the same; D took two more.
+    for x, y in zip(_weights(one.generator), _weights(three.generator)):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    assert int(three.discriminator_optimizer.iterations.numpy()) == 3 == 3 * int(one.discriminator_optimizer.iterations.numpy())
+    assert int(three.generator_optimizer.iterations.numpy()) == 1
+    assert any(not np.allclose(x, y) for x, y in zip(_weights(one.discriminator), _weights(three.discriminator)))
+
+
 def test_a_face_region_changes_only_the_adversarial_terms(tmp_path):
     config = tiny_config(setting="ppgan")
     faces, verificator = _faces(), _verificator(config)

@@ -170,11 +170,23 @@ class PPGANTrainer:
             discriminator_tape.gradient(discriminator_scaled, discriminator_variables),
             discriminator_variables,
         )
+        for _ in range(config.discriminator_steps - 1):
+            self._discriminator_update(real, tf.stop_gradient(fake))
         accuracy = losses.discriminator_accuracy(real_logits, fake_logits, self.patch_weights)
         terms = dict(zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, discriminator, accuracy,
                                       tf.fill(tf.shape(verif), lambda_verif))))
         # Sums over this replica divided by the global batch: summed over replicas, the mean.
         return {name: tf.reduce_sum(value) / global_batch for name, value in terms.items()}
+
+    def _discriminator_update(self, real, fake):
+        """One more D update on the same faces (G fixed)."""
+        variables = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = losses.discriminator_loss(self.discriminator(real, training=True),
+                                             self.discriminator(fake, training=True), self.patch_weights)
+            scaled = self.discriminator_optimizer.scale_loss(
+                tf.nn.compute_average_loss(loss, global_batch_size=self.config.batch_size))
+        self.discriminator_optimizer.apply(tape.gradient(scaled, variables), variables)
 
     def train_step(self, distributed_batch):
         """One distributed step; returns the global-batch mean of every loss term."""
