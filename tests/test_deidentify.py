@@ -157,6 +157,19 @@ def test_metadata_is_stripped_and_location_always_goes(tmp_path):
         assert kept_image.info.get("icc_profile") and not plain.info.get("icc_profile")
 
 
+def test_yunet_finds_and_hides_the_face_and_leaves_the_rest(tmp_path):
+    photo, (left, top, width, height) = face_photo()
+    source = tmp_path / "photo.png"
+    cv2.imwrite(str(source), photo[:, :, ::-1])
+    assert _run_cli(source, "-o", tmp_path / "out", "--replacewith=blur", "--detector=yunet") == 0
+    result = cv2.imread(str(tmp_path / "out" / "photo.png"))[:, :, ::-1]
+    changed = np.any(result != photo, axis=-1)
+    assert changed[top + height // 3: top + 2 * height // 3, left + width // 3: left + 2 * width // 3].mean() > 0.9
+    assert not changed[:, : left - 40].any() and not changed[:, left + width + 40:].any()
+    report = json.load(open(tmp_path / "out" / "deidentify_report.json"))
+    assert report["files"][str(source)]["faces"] == 1
+
+
 def test_bad_inputs_get_their_message_and_the_batch_finishes(tmp_path, capsys):
     folder = tmp_path / "batch"
     folder.mkdir()

@@ -57,9 +57,17 @@ def test_the_inverse_transform_puts_a_crop_back_into_the_photo():
     assert coverage[0, 0] == 0.0
 
 
-def test_detector_finds_the_face_and_scales_coordinates_back(detector):
+@pytest.fixture(scope="module", params=detection.DETECTORS)
+def each_detector(request, detector):
+    """MTCNN (the session's) and YuNet, with the same settings."""
+    if request.param == "mtcnn":
+        return detector
+    return detection.make_detector(request.param, detector.threshold, detector.min_face_size, detector.max_side)
+
+
+def test_detector_finds_the_face_and_scales_coordinates_back(each_detector):
     photo, (left, top, width, height) = face_photo(1500, 2000, top=500, left=900, face_scale=3.0)
-    faces = detector.detect(photo)  # 2000 px wide: detected at 640 and scaled back
+    faces = each_detector.detect(photo)  # 2000 px wide: detected at 640 and scaled back
     assert len(faces) == 1
     face = faces[0]
     assert face.score > 0.9
@@ -70,13 +78,22 @@ def test_detector_finds_the_face_and_scales_coordinates_back(detector):
     assert eyes[0, 0] < eyes[1, 0]  # image-left eye first
 
 
-def test_detector_finds_nothing_in_a_blank_photo(detector):
-    assert detector.detect(np.full((200, 200, 3), 128, np.uint8)) == []
+def test_detector_finds_nothing_in_a_blank_photo(each_detector):
+    assert each_detector.detect(np.full((200, 200, 3), 128, np.uint8)) == []
 
 
-def test_detector_refuses_non_rgb(detector):
+def test_detector_refuses_non_rgb(each_detector):
     with pytest.raises(ValueError, match="RGB"):
-        detector.detect(np.zeros((50, 50), np.uint8))
+        each_detector.detect(np.zeros((50, 50), np.uint8))
+
+
+def test_yunet_landmarks_agree_with_mtcnn_within_a_few_pixels(detector):
+    photo, _ = face_photo(300, 400, person=3)
+    yunet = detection.make_detector("yunet").detect(photo)[0]
+    mtcnn = detector.detect(photo)[0]
+    assert np.abs(yunet.landmarks - mtcnn.landmarks).max() < 8  # pixels, on a face 150 px wide
+    with pytest.raises(ValueError, match="Unknown detector"):
+        detection.make_detector("haar")
 
 
 def _face(box, score=0.99):

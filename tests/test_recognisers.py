@@ -10,6 +10,7 @@ import tensorflow as tf
 from ppgan_tf.data import manifest
 from ppgan_tf.faces import alignment
 from ppgan_tf.faces.detection import FaceDetector
+from ppgan_tf import wheel_files
 from ppgan_tf.models import recognisers
 
 PEOPLE, PHOTOS = ("s1", "s2", "s3", "s4"), ("1.png", "2.png")
@@ -31,17 +32,17 @@ def orl_faces():
 
 @pytest.mark.parametrize("packaged", [recognisers.SFACE_FILE, recognisers.FACENET_FILE])
 def test_packaged_files_match_their_checksums(packaged):
-    path = recognisers.packaged_file_path(packaged)
-    assert recognisers.sha256_of(path) == packaged.sha256
+    path = wheel_files.packaged_file_path(packaged)
+    assert wheel_files.sha256_of(path) == packaged.sha256
 
 
 def test_a_missing_package_or_altered_file_is_refused(tmp_path):
     missing = dataclasses.replace(recognisers.SFACE_FILE, package="no_such_package_here")
     with pytest.raises(ImportError, match="pip install"):
-        recognisers.packaged_file_path(missing)
+        wheel_files.packaged_file_path(missing)
     altered = dataclasses.replace(recognisers.SFACE_FILE, sha256="0" * 64)
     with pytest.raises(ValueError, match="sha256"):
-        recognisers.packaged_file_path(altered)
+        wheel_files.packaged_file_path(altered)
 
 
 @pytest.mark.parametrize("name", ["sface", "facenet"])

@@ -28,6 +28,8 @@ def parse_args(argv):
     parser.add_argument("-o", "--output", required=True, help="output folder (or file, for one photo or video)")
     parser.add_argument("--model", help="work directory, SavedModel export, .tflite or .onnx (for --replacewith=ppgan)")
     parser.add_argument("--replacewith", choices=MODES, default="ppgan", help="what replaces faces (default ppgan)")
+    parser.add_argument("--detector", choices=("mtcnn", "yunet"), default="mtcnn",
+                        help="face detector: MTCNN (default, the paper's) or YuNet (faster)")
     parser.add_argument("--thresh", type=float, default=0.9, help="face detection confidence (default 0.9)")
     parser.add_argument("--min-face-size", type=int, default=20, help="smallest face side in pixels (default 20)")
     parser.add_argument("--max-side", type=int, default=1280, help="photos are downscaled to this for detection")
@@ -156,7 +158,8 @@ def main(argv=None):
     try:
         deidentifier = Deidentifier(
             args.model, args.replacewith, args.thresh, args.min_face_size, args.max_side, args.margin,
-            guard=not args.no_guard, guard_with=args.guard_with, guard_tries=args.guard_tries, fallback=args.fallback, draw_boxes=args.boxes,
+            guard=not args.no_guard, guard_with=args.guard_with, guard_tries=args.guard_tries, fallback=args.fallback,
+            draw_boxes=args.boxes, detector_name=args.detector,
         )
     except (ValueError, OSError) as error:
         log(f"error: {error}")

@@ -48,6 +48,8 @@ class Deidentifier:
         fail_mode: what replaces a face whose processing raised an error.
         draw_boxes: outline each face (for checking detections).
         backend, detector: ready-made ones (tests, reuse across calls).
+        detector_name: the detector made when none is given: 'mtcnn' (the
+            paper's) or 'yunet' (faster; `ppgan_tf.faces.detection`).
 
     Example:
     >>> deidentifier = Deidentifier("ppgan_runs/default")
@@ -56,7 +58,7 @@ class Deidentifier:
 
     def __init__(self, model=None, replacewith="ppgan", threshold=0.9, min_face_size=20, max_side=1280,
                  margin=0.2, guard=True, guard_with="sface", guard_tries=3, fallback="blur", fail_mode="solid",
-                 draw_boxes=False, backend=None, detector=None):
+                 draw_boxes=False, backend=None, detector=None, detector_name="mtcnn"):
         if replacewith not in MODES:
             raise ValueError(f"replacewith={replacewith!r}: choose from {MODES}")
         for name, mode in (("fallback", fallback), ("fail_mode", fail_mode)):
@@ -77,9 +79,9 @@ class Deidentifier:
         if guard and replacewith == "ppgan":
             self.guard = self._guard_recogniser(guard_with, margin)
         if detector is None:
-            from ppgan_tf.faces.detection import FaceDetector
+            from ppgan_tf.faces.detection import make_detector
 
-            detector = FaceDetector(threshold, min_face_size, max_side)
+            detector = make_detector(detector_name, threshold, min_face_size, max_side)
         self.detector = detector
         if self.backend is not None:
             self._mask = replace.face_mask(self.backend.image_size, margin)

