@@ -85,6 +85,8 @@ class RunConfig:
                                                      "(two time-scale update) keeps up with G.")
     discriminator_steps: int = _field(1, "D updates per G update: the first with G's, the others on the same "
                                          "real and generated faces, so D can keep up with a fast G.")
+    r1_weight: float = _field(0.0, "gamma of the R1 penalty on D's gradient at real faces (0: none); a smooth D "
+                                   "is not fooled by G's small perturbations.")
     beta_1: float = _field(0.5, "Adam beta_1 of G and D.")
     flip: bool = _field(True, "Random horizontal flips of training faces.")
 
@@ -127,6 +129,8 @@ class RunConfig:
             raise ValueError("verificators is empty: name at least one, e.g. 'lightcnn'")
         if not 0.0 <= self.verif_revert_share <= 1.0:
             raise ValueError(f"verif_revert_share={self.verif_revert_share}: a share, in [0, 1]")
+        if self.r1_weight < 0:
+            raise ValueError(f"r1_weight={self.r1_weight}: must be >= 0")
         if self.learning_rate <= 0 or self.discriminator_learning_rate < 0:
             raise ValueError("learning_rate must be positive and discriminator_learning_rate >= 0")
         if min(self.verif_warmup_steps, self.verif_ramp_steps) < 0:

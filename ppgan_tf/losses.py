@@ -50,6 +50,25 @@ def generator_adversarial_loss(fake_logits, patch_weights=None):
     )
 
 
+def r1_penalty(input_gradients, weight):
+    """R1 (Mescheder et al. 2018): weight / 2 times the squared gradient norm of D's output at real images.
+
+    Keeps D smooth around real faces, so G cannot fool it with a small
+    perturbation along its gradient; per example.
+
+    Args:
+        input_gradients: gradient of each example's D output with respect to its real image.
+        weight: gamma.
+    """
+    gradients = tf.cast(input_gradients, tf.float32)
+    return 0.5 * weight * tf.reduce_sum(tf.square(gradients), axis=tf.range(1, tf.rank(gradients)))
+
+
+def discriminator_output(logits, patch_weights=None):
+    """D's verdict on each example: the mean of its patch logits, weighted as its loss."""
+    return _mean_per_example(logits, patch_weights)
+
+
 def discriminator_accuracy(real_logits, fake_logits, patch_weights=None):
     """Share of patches D gets right (real > 0, fake < 0), per example, weighted as its loss."""
     right_real = tf.cast(tf.cast(real_logits, tf.float32) > 0, tf.float32)

@@ -5,7 +5,7 @@ import os
 import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("ppgan_tf", "trainers", "export")
+PACKAGES = ("ppgan_tf", "trainers", "export", "benchmarks")
 
 
 def _stated_layers():

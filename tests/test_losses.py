@@ -65,6 +65,18 @@ def test_patch_weights_leave_out_the_patches_they_zero():
                                losses.generator_adversarial_loss(logits).numpy(), rtol=1e-6)
 
 
+def test_r1_penalty_of_a_linear_discriminator():
+    slope = tf.constant(np.random.default_rng(0).normal(size=(1, 4, 4, 3)), tf.float32)
+    images = tf.random.uniform([2, 4, 4, 3])
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        verdicts = tf.reduce_sum(images * slope)
+    penalty = losses.r1_penalty(tape.gradient(verdicts, images), weight=10.0)
+    np.testing.assert_allclose(penalty.numpy(), [5.0 * float(tf.reduce_sum(slope**2))] * 2, rtol=1e-5)
+    logits = tf.reshape(tf.range(8, dtype=tf.float32), [2, 2, 2, 1])
+    np.testing.assert_allclose(losses.discriminator_output(logits).numpy(), [1.5, 5.5])
+
+
 @pytest.mark.parametrize(
     "setting, expected",
     [("cgan", 1.0), ("cgan_sim", 1.0 + 3 * 0.25), ("cgan_verif", 1.0 + 2 * 0.5), ("ppgan", 1.0 + 1.0 + 0.75)],

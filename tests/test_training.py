@@ -173,6 +173,21 @@ def test_extra_discriminator_steps_update_d_only(tmp_path):
     assert any(not np.allclose(x, y) for x, y in zip(_weights(one.discriminator), _weights(three.discriminator)))
 
 
+def test_r1_adds_to_d_loss_only(tmp_path):
+    config = tiny_config(setting="ppgan")
+    faces, verificator = _faces(), _verificator(config)
+    terms = {}
+    for weight in (0.0, 10.0):
+        keras.utils.set_random_seed(0)
+        changed = config.replace(r1_weight=weight, discriminator_steps=2)
+        trainer = ppgan.PPGANTrainer(changed, verificator, tf.distribute.get_strategy(), str(tmp_path / str(weight)))
+        terms[weight] = {key: float(value) for key, value in trainer.train_step(_batch(changed, faces)).items()}
+    assert terms[0.0]["r1"] == 0.0 and terms[10.0]["r1"] > 0.0
+    np.testing.assert_allclose(terms[10.0]["discriminator"], terms[0.0]["discriminator"] + terms[10.0]["r1"], rtol=1e-4)
+    for key in ("adversarial", "verif", "sim"):
+        np.testing.assert_allclose(terms[10.0][key], terms[0.0][key], rtol=1e-5)
+
+
 def test_a_face_region_changes_only_the_adversarial_terms(tmp_path):
     config = tiny_config(setting="ppgan")
     faces, verificator = _faces(), _verificator(config)

@@ -14,7 +14,7 @@ from ppgan_tf.faces import alignment
 from ppgan_tf.models import PatchDiscriminator, UNetGenerator, patch_centres
 from ppgan_tf.training import runtime, summaries, views
 
-LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "discriminator", "discriminator_accuracy",
+LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "discriminator", "discriminator_accuracy", "r1",
               "lambda_verif")
 
 
@@ -132,7 +132,7 @@ class PPGANTrainer:
         real = batch["images"]
         with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
             fake = self.generator(real, training=True, noise_seeds=batch["noise_seeds"])
-            real_logits = self.discriminator(real, training=True)
+            real_logits, r1 = self._real_logits_and_r1(real)
             fake_logits = self.discriminator(fake, training=True)
             adversarial = losses.generator_adversarial_loss(fake_logits, self.patch_weights)
             verificator_input = views.revert_regions(fake, real, batch["noise_seeds"], config.verif_revert_share)
@@ -155,7 +155,7 @@ class PPGANTrainer:
             generator_total = losses.generator_objective(
                 adversarial, verif, sim, config.setting, lambda_verif, config.lambda_sim
             )
-            discriminator = losses.discriminator_loss(real_logits, fake_logits, self.patch_weights)
+            discriminator = losses.discriminator_loss(real_logits, fake_logits, self.patch_weights) + r1
             generator_loss = tf.nn.compute_average_loss(generator_total, global_batch_size=global_batch)
             discriminator_loss = tf.nn.compute_average_loss(discriminator, global_batch_size=global_batch)
             generator_scaled = self.generator_optimizer.scale_loss(generator_loss)
@@ -173,17 +173,28 @@ class PPGANTrainer:
         for _ in range(config.discriminator_steps - 1):
             self._discriminator_update(real, tf.stop_gradient(fake))
         accuracy = losses.discriminator_accuracy(real_logits, fake_logits, self.patch_weights)
-        terms = dict(zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, discriminator, accuracy,
+        terms = dict(zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, discriminator, accuracy, r1,
                                       tf.fill(tf.shape(verif), lambda_verif))))
         # Sums over this replica divided by the global batch: summed over replicas, the mean.
         return {name: tf.reduce_sum(value) / global_batch for name, value in terms.items()}
+
+    def _real_logits_and_r1(self, real):
+        """D's logits on the real faces, and the per-example R1 penalty (0 without `r1_weight`)."""
+        if not self.config.r1_weight:
+            return self.discriminator(real, training=True), tf.zeros(tf.shape(real)[:1])
+        with tf.GradientTape() as input_tape:
+            input_tape.watch(real)
+            logits = self.discriminator(real, training=True)
+            verdicts = tf.reduce_sum(losses.discriminator_output(logits, self.patch_weights))
+        return logits, losses.r1_penalty(input_tape.gradient(verdicts, real), self.config.r1_weight)
 
     def _discriminator_update(self, real, fake):
         """One more D update on the same faces (G fixed)."""
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
-            loss = losses.discriminator_loss(self.discriminator(real, training=True),
-                                             self.discriminator(fake, training=True), self.patch_weights)
+            real_logits, r1 = self._real_logits_and_r1(real)
+            loss = losses.discriminator_loss(real_logits, self.discriminator(fake, training=True),
+                                             self.patch_weights) + r1
             scaled = self.discriminator_optimizer.scale_loss(
                 tf.nn.compute_average_loss(loss, global_batch_size=self.config.batch_size))
         self.discriminator_optimizer.apply(tape.gradient(scaled, variables), variables)

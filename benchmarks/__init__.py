@@ -1,0 +1,1 @@
+"""Benchmarks: each module one command that prints a table and writes JSON (results in the README)."""
