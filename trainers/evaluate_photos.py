@@ -29,6 +29,9 @@ flags.DEFINE_bool("baselines", True, "Also judge blur, pixelation, mask and k-sa
 flags.DEFINE_bool("detection", True, "Measure MTCNN detection with and without 50 px padding.")
 flags.DEFINE_bool("second_detector", True, "Also measure detection by dlib's HOG frontal face detector.")
 flags.DEFINE_string("out", None, "Report folder (default WORKDIR/evaluation_photos_<dataset>).")
+flags.DEFINE_enum("route_detector", "mtcnn", ["mtcnn", "yunet"],
+                  "The de-identifier's detector (ppgan-deidentify's default is yunet; mtcnn keeps earlier numbers "
+                  "comparable).")
 flags.mark_flags_as_required(["workdir", "photos_root"])
 
 
@@ -40,7 +43,7 @@ def main(argv):
     config = RunConfig.load(FLAGS.workdir)
     trained_against = run.trained_against(config, run.load_verificator_info(config, FLAGS.workdir))
     judge_list, _ = judges.build_judges(FLAGS.judges, trained_against)
-    deidentifier = Deidentifier(FLAGS.model or FLAGS.workdir)
+    deidentifier = Deidentifier(FLAGS.model or FLAGS.workdir, detector_name=FLAGS.route_detector)
     report = photos.evaluate_photos(
         FLAGS.workdir, FLAGS.dataset, FLAGS.photos_root, deidentifier, judge_list,
         detector=FaceDetector() if FLAGS.detection else None, max_photos=FLAGS.max_photos or None,
