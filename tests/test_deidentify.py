@@ -170,6 +170,17 @@ def test_yunet_finds_and_hides_the_face_and_leaves_the_rest(tmp_path):
     assert report["files"][str(source)]["faces"] == 1
 
 
+def test_a_photos_time_is_split_by_stage(detector, tmp_path):
+    photo, _ = face_photo()
+    source = tmp_path / "photo.png"
+    cv2.imwrite(str(source), photo[:, :, ::-1])
+    deidentifier = _deidentifier(detector)
+    files.deidentify_photo(deidentifier, str(source), str(tmp_path / "out.png"), seed=1)
+    for stage in ("decode", "detection", "alignment", "generation", "guard", "blend", "encode"):
+        assert deidentifier.timings[stage] > 0, stage
+    assert "classic" not in deidentifier.timings  # the stub's face passed the guard: nothing fell back
+
+
 def test_bad_inputs_get_their_message_and_the_batch_finishes(tmp_path, capsys):
     folder = tmp_path / "batch"
     folder.mkdir()

@@ -1,6 +1,9 @@
 """De-identifying every face of an image: detect, align, generate (guarded), warp back, blend; failing closed."""
 
+import collections
+import contextlib
 import dataclasses
+import time
 
 import cv2
 import numpy as np
@@ -72,6 +75,9 @@ class Deidentifier:
         self.fallback = fallback
         self.fail_mode = fail_mode
         self.draw_boxes = draw_boxes
+        # Seconds spent in each stage since construction (detection, alignment, generation, guard, blend, classic):
+        # where a photo's time goes (benchmarks/photos.py).
+        self.timings = collections.Counter()
         self.backend = backend
         if replacewith == "ppgan" and backend is None:
             from ppgan_tf.deidentify.backends import load_backend
@@ -104,6 +110,20 @@ class Deidentifier:
 
     # === One image ===
 
+    @contextlib.contextmanager
+    def timed(self, stage):
+        """Adds the time spent in the block to `timings[stage]`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] += time.perf_counter() - started
+
+    def detect(self, image):
+        """The detector's faces in `image`, timed."""
+        with self.timed("detection"):
+            return self.detector.detect(image)
+
     def process(self, image, faces=None, seeds=None, tracks=None, remembered=None):
         """De-identifies `image` (RGB uint8); returns (new image, [FaceReport]).
 
@@ -117,7 +137,7 @@ class Deidentifier:
                 which would be pasted where the person may no longer be.
         """
         if faces is None:
-            faces = self.detector.detect(image)
+            faces = self.detect(image)
         seeds = list(seeds) if seeds is not None else tracking.seeds_for(len(faces))
         if len(seeds) != len(faces):  # before any face is replaced: no half-done photo
             raise ValueError(f"{len(seeds)} seeds for {len(faces)} faces: give one seed per face")
@@ -129,7 +149,8 @@ class Deidentifier:
             try:
                 if report.remembered and self.replacewith == "ppgan":
                     report.mode = self.fallback
-                    result = replace.classic(result, face.box, self.fallback)
+                    with self.timed("classic"):
+                        result = replace.classic(result, face.box, self.fallback)
                 else:
                     result = self._replace(result, face, seeds[i], report)
             except Exception as error:  # fail closed: whatever broke, the face is hidden
@@ -144,13 +165,17 @@ class Deidentifier:
 
     def _replace(self, image, face, seed, report):
         if self.replacewith != "ppgan":
-            return replace.classic(image, face.box, self.replacewith)
-        aligned = alignment.align_face(image, face.landmarks, self.backend.image_size, self.margin)
+            with self.timed("classic"):
+                return replace.classic(image, face.box, self.replacewith)
+        with self.timed("alignment"):
+            aligned = alignment.align_face(image, face.landmarks, self.backend.image_size, self.margin)
         fake = self._guarded_generation(self._model_input(aligned.crop), seed, report)
         if fake is None:
             report.mode, report.fallback = self.fallback, "guard"
-            return replace.classic(image, face.box, self.fallback)
-        blended, _ = replace.blend_into_photo(image, fake, aligned, self._mask)
+            with self.timed("classic"):
+                return replace.classic(image, face.box, self.fallback)
+        with self.timed("blend"):
+            blended, _ = replace.blend_into_photo(image, fake, aligned, self._mask)
         return blended
 
     def _model_input(self, crop):
@@ -160,9 +185,11 @@ class Deidentifier:
 
     def _guarded_generation(self, crop, seed, report):
         """A generated face the guard's recogniser no longer matches to `crop`, or None."""
-        original = self.guard.embed(crop[None])[0] if self.guard is not None else None
+        with self.timed("guard"):
+            original = self.guard.embed(crop[None])[0] if self.guard is not None else None
         for attempt in range(self.guard_tries):
-            fake = self.backend.generate(crop[None], self.backend.noise([retry_seed(seed, attempt)]))[0]
+            with self.timed("generation"):
+                fake = self.backend.generate(crop[None], self.backend.noise([retry_seed(seed, attempt)]))[0]
             if not np.all(np.isfinite(fake)) or fake.shape != crop.shape:
                 raise ValueError(f"generator returned {fake.shape} values, not a {crop.shape} face")
             if self.backend.luminance_only and crop.shape[-1] == 3:
@@ -170,7 +197,8 @@ class Deidentifier:
             if self.guard is None:
                 return fake
             report.guard_tries = attempt + 1
-            distance = float(np.linalg.norm(self.guard.embed(fake[None])[0] - original))
+            with self.timed("guard"):
+                distance = float(np.linalg.norm(self.guard.embed(fake[None])[0] - original))
             if distance >= self.guard.threshold:
                 report.guard_passed = True
                 return fake

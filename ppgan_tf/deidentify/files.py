@@ -31,15 +31,17 @@ def deidentify_photo(deidentifier, source, target, seed=None, aligned=False, max
     Example:
     >>> deidentify_photo(Deidentifier(replacewith="blur"), "in.jpg", "out/in.jpg", seed=7)["faces"]
     """
-    photo, metadata = media.read_photo(source, max_pixels)
+    with deidentifier.timed("decode"):
+        photo, metadata = media.read_photo(source, max_pixels)
     if aligned:
         result, face = deidentifier.process_aligned(photo, seed)
         faces = [face]
     else:
-        detected = deidentifier.detector.detect(photo)
+        detected = deidentifier.detect(photo)
         result, faces = deidentifier.process(photo, detected, photo_seeds(seed, len(detected)))
-    data = media.encode_photo(result, os.path.splitext(target)[1], metadata if keep_metadata else None)
-    media.write_atomically(target, data)
+    with deidentifier.timed("encode"):
+        data = media.encode_photo(result, os.path.splitext(target)[1], metadata if keep_metadata else None)
+        media.write_atomically(target, data)
     return {**face_counts(faces), "face_reports": [dataclasses.asdict(f) for f in faces]}
 
 
@@ -87,7 +89,7 @@ def deidentify_video(deidentifier, source, target, seed=None, webcam=False, fram
                 if not ok:
                     break
                 photo = media.rgb(frame)
-                detected = deidentifier.detector.detect(photo)
+                detected = deidentifier.detect(photo)
                 tracks = tracker.update(detected)
                 result, reports = deidentifier.process(
                     photo, [t.face for t in tracks], [t.seed for t in tracks], [t.track_id for t in tracks],
