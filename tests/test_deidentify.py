@@ -170,6 +170,19 @@ def test_yunet_finds_and_hides_the_face_and_leaves_the_rest(tmp_path):
     assert report["files"][str(source)]["faces"] == 1
 
 
+def test_the_wide_blur_matches_the_full_size_double_gaussian():
+    photo, (left, top, width, height) = face_photo(600, 600, top=100, left=150, face_scale=2.5)
+    region = photo[top:top + height, left:left + width].copy()
+    kernel = (max(width, height) // 3) | 1
+    full = cv2.GaussianBlur(cv2.GaussianBlur(region, (kernel, kernel), 0), (kernel, kernel), 0)
+    fast = replace.wide_blur(region, kernel)
+    assert fast.shape == region.shape and fast.dtype == np.uint8
+    assert np.abs(fast.astype(int) - full.astype(int)).mean() < 4  # grey levels
+    assert np.abs(fast.astype(int) - region.astype(int)).mean() > 10  # and it does blur
+    small = region[:20, :20].copy()  # a kernel below the working size is applied as it is
+    np.testing.assert_array_equal(replace.wide_blur(small, 7), cv2.GaussianBlur(cv2.GaussianBlur(small, (7, 7), 0), (7, 7), 0))
+
+
 def test_a_photos_time_is_split_by_stage(detector, tmp_path):
     photo, _ = face_photo()
     source = tmp_path / "photo.png"

@@ -77,6 +77,27 @@ def expanded_box(box, shape, grow=0.25):
     return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
 
+# Side of the Gaussian kernel a blur runs at; a wider one is applied to a copy shrunk to match.
+BLUR_WORKING_KERNEL = 15
+
+
+def wide_blur(region, kernel):
+    """Two Gaussian blurs of side `kernel` (one still lets a recogniser see the face's layout).
+
+    A kernel a third of the face wide costs as much as the rest of the
+    photo's processing, so the region is shrunk (area averaging, itself a
+    low-pass) until the kernel is `BLUR_WORKING_KERNEL` pixels, blurred there
+    and enlarged back: within a few grey levels of the full-size blur, tens
+    of times faster.
+    """
+    height, width = region.shape[:2]
+    shrink = max(1, kernel // BLUR_WORKING_KERNEL)
+    small = cv2.resize(region, (max(1, width // shrink), max(1, height // shrink)), interpolation=cv2.INTER_AREA)
+    small_kernel = max(3, (kernel // shrink) | 1)
+    small = cv2.GaussianBlur(cv2.GaussianBlur(small, (small_kernel, small_kernel), 0), (small_kernel, small_kernel), 0)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR).reshape(region.shape)
+
+
 def classic(photo, box, mode):
     """The photo with the face box blurred, pixelated ('mosaic') or filled ('solid')."""
     result = photo.copy()
@@ -84,9 +105,7 @@ def classic(photo, box, mode):
     region = result[y0:y1, x0:x1]
     side = max(x1 - x0, y1 - y0)
     if mode == "blur":
-        kernel = max(3, (side // 3) | 1)
-        # Twice: one wide Gaussian still lets a recogniser see the face's layout.
-        region[:] = cv2.GaussianBlur(cv2.GaussianBlur(region, (kernel, kernel), 0), (kernel, kernel), 0)
+        region[:] = wide_blur(region, max(3, (side // 3) | 1))
     elif mode == "mosaic":
         blocks = 8
         small = cv2.resize(region, (blocks, blocks), interpolation=cv2.INTER_AREA)
