@@ -26,8 +26,10 @@ import os
 import cv2
 import numpy as np
 
+from ppgan_tf.data import images as face_images
 from ppgan_tf.deidentify import files, media
-from ppgan_tf.faces import alignment
+from ppgan_tf.evaluation.report import cell
+from ppgan_tf.faces import alignment, detection
 
 FRAME_SIZE = (720, 360)
 
@@ -43,9 +45,6 @@ class Person:
 
 def people_of_photos(paths, detector, log=print):
     """A `Person` per photo with a face (its largest); photos without one are reported and left out."""
-    from ppgan_tf.data import images as face_images
-    from ppgan_tf.faces import detection
-
     people = []
     for path in paths:
         try:
@@ -235,8 +234,6 @@ def mean_row(rows):
 
 def markdown_table(report):
     """Per method, the mean over people; then one line per person and method."""
-    from ppgan_tf.evaluation.report import cell
-
     judges = list(report["judges"])
     columns = ([(f"{j} leak", f"{j}_leak_rate") for j in judges]
                + [(f"{j} leak when remembered / missed", (f"{j}_leak_rate_remembered", f"{j}_leak_rate_missed"))
