@@ -111,6 +111,13 @@ def test_checkpoint_restores_weights_optimizers_and_step(tmp_path):
     )
 
 
+def _one_step(config, faces, verificator, directory):
+    """(trainer, its first step's terms as floats) of `config`, from seed 0: variants of a config compare."""
+    keras.utils.set_random_seed(0)
+    trainer = ppgan.PPGANTrainer(config, verificator, tf.distribute.get_strategy(), str(directory))
+    return trainer, {key: float(value) for key, value in trainer.train_step(_batch(config, faces)).items()}
+
+
 @pytest.mark.parametrize("base, change", [({}, {"verif_views": True}), ({}, {"verif_revert_share": 1.0}),
                                           ({"channels": 3}, {"verif_grey": True})])
 def test_what_v_scores_changes_the_verif_term_only(tmp_path, base, change):
@@ -119,11 +126,8 @@ def test_what_v_scores_changes_the_verif_term_only(tmp_path, base, change):
     if config.channels == 3:  # tinted, so that grey differs from colour
         faces = (faces * np.array([1.0, 0.8, 0.5])).astype(np.uint8)
     verificator = _verificator(config)
-    terms = {}
-    for name, changed in (("plain", config), ("changed", config.replace(**change))):
-        keras.utils.set_random_seed(0)
-        trainer = ppgan.PPGANTrainer(changed, verificator, tf.distribute.get_strategy(), str(tmp_path / name))
-        terms[name] = {key: float(value) for key, value in trainer.train_step(_batch(changed, faces)).items()}
+    terms = {name: _one_step(changed, faces, verificator, tmp_path / name)[1]
+             for name, changed in (("plain", config), ("changed", config.replace(**change)))}
     assert terms["changed"]["verif"] != terms["plain"]["verif"]
     for key in ("adversarial", "sim", "discriminator"):
         np.testing.assert_allclose(terms["changed"][key], terms["plain"][key], rtol=1e-5)
@@ -158,13 +162,8 @@ def test_a_resumed_run_trains_at_its_configs_learning_rates(tmp_path):
 def test_extra_discriminator_steps_update_d_only(tmp_path):
     config = tiny_config(setting="ppgan")
     faces, verificator = _faces(), _verificator(config)
-    trainers = {}
-    for steps in (1, 3):
-        keras.utils.set_random_seed(0)
-        changed = config.replace(discriminator_steps=steps)
-        trainers[steps] = ppgan.PPGANTrainer(changed, verificator, tf.distribute.get_strategy(), str(tmp_path / str(steps)))
-        trainers[steps].train_step(_batch(changed, faces))
-    one, three = trainers[1], trainers[3]
+    one, three = (_one_step(config.replace(discriminator_steps=steps), faces, verificator, tmp_path / str(steps))[0]
+                  for steps in (1, 3))
     # G's first update is the same; D took two more.
     for x, y in zip(_weights(one.generator), _weights(three.generator)):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
@@ -176,12 +175,8 @@ def test_extra_discriminator_steps_update_d_only(tmp_path):
 def test_r1_adds_to_d_loss_only(tmp_path):
     config = tiny_config(setting="ppgan")
     faces, verificator = _faces(), _verificator(config)
-    terms = {}
-    for weight in (0.0, 10.0):
-        keras.utils.set_random_seed(0)
-        changed = config.replace(r1_weight=weight, discriminator_steps=2)
-        trainer = ppgan.PPGANTrainer(changed, verificator, tf.distribute.get_strategy(), str(tmp_path / str(weight)))
-        terms[weight] = {key: float(value) for key, value in trainer.train_step(_batch(changed, faces)).items()}
+    terms = {weight: _one_step(config.replace(r1_weight=weight, discriminator_steps=2), faces, verificator,
+                               tmp_path / str(weight))[1] for weight in (0.0, 10.0)}
     assert terms[0.0]["r1"] == 0.0 and terms[10.0]["r1"] > 0.0
     np.testing.assert_allclose(terms[10.0]["discriminator"], terms[0.0]["discriminator"] + terms[10.0]["r1"], rtol=1e-4)
     for key in ("adversarial", "verif", "sim"):
@@ -191,12 +186,8 @@ def test_r1_adds_to_d_loss_only(tmp_path):
 def test_a_face_region_changes_only_the_adversarial_terms(tmp_path):
     config = tiny_config(setting="ppgan")
     faces, verificator = _faces(), _verificator(config)
-    terms = {}
-    for region in ("image", "face"):
-        keras.utils.set_random_seed(0)
-        changed = config.replace(adversarial_region=region)
-        trainer = ppgan.PPGANTrainer(changed, verificator, tf.distribute.get_strategy(), str(tmp_path / region))
-        terms[region] = {key: float(value) for key, value in trainer.train_step(_batch(changed, faces)).items()}
+    terms = {region: _one_step(config.replace(adversarial_region=region), faces, verificator, tmp_path / region)[1]
+             for region in ("image", "face")}
     for key in ("adversarial", "discriminator"):
         assert terms["face"][key] != terms["image"][key]
     for key in ("verif", "sim"):
@@ -224,13 +215,9 @@ def test_an_ensemble_averages_the_verificators_losses(tmp_path):
     config = tiny_config()
     faces = _faces()
     verificator, stand_in = _verificator(config), _Projection(config.image_size)
-    losses_alone = []
-    for verificators in ({"lightcnn": verificator}, {"other": stand_in},
-                         {"lightcnn": verificator, "other": stand_in}):
-        keras.utils.set_random_seed(0)
-        trainer = ppgan.PPGANTrainer(config, verificators, tf.distribute.get_strategy(),
-                                     str(tmp_path / "+".join(verificators)))
-        losses_alone.append(float(trainer.train_step(_batch(config, faces))["verif"]))
+    losses_alone = [_one_step(config, faces, verificators, tmp_path / "+".join(verificators))[1]["verif"]
+                    for verificators in ({"lightcnn": verificator}, {"other": stand_in},
+                                         {"lightcnn": verificator, "other": stand_in})]
     # The same seed builds the same G, so the first step's G(x) is the same in all three.
     np.testing.assert_allclose(losses_alone[2], (losses_alone[0] + losses_alone[1]) / 2, rtol=1e-4)
 
