@@ -47,6 +47,8 @@ class RunConfig:
     generator_dropout: float = _field(0.5, "Rate of G's two noise dropout layers.")
     generator_upsampling: str = _field("resize", "'transpose' (pix2pix) or 'resize' (no checkerboard).")
     discriminator_base_filters: int = _field(32, "Filters of D's first convolution.")
+    discriminator_blocks: int = _field(2, "D's stride-2 blocks: 2 gives the paper's receptive field of 34 px, 3 "
+                                          "pix2pix's 70 (a whole eye and brow).")
     verificator_width: float = _field(0.5, "Width multiplier of Light CNN-9 (1.0 = published).")
     embedding_dim: int = _field(256, "Verificator embedding size.")
 
@@ -118,6 +120,7 @@ class RunConfig:
         if not 0.0 < self.crop_fraction <= 1.0:
             raise ValueError(f"crop_fraction={self.crop_fraction}: must be in (0, 1]")
         for name in ("steps", "batch_size", "verificator_batch_size", "checkpoint_every", "discriminator_steps",
+                     "discriminator_blocks",
                      "summary_every", "sample_every", "test_pairs"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)}: must be positive")

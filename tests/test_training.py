@@ -133,6 +133,16 @@ def test_what_v_scores_changes_the_verif_term_only(tmp_path, base, change):
         np.testing.assert_allclose(terms["changed"][key], terms["plain"][key], rtol=1e-5)
 
 
+def test_the_discriminators_receptive_field_comes_from_the_config():
+    from ppgan_tf.models import receptive_field
+
+    for blocks, field in ((2, 34), (3, 70)):
+        discriminator = ppgan.build_discriminator(tiny_config(channels=3, discriminator_blocks=blocks))
+        weights = ppgan.face_patch_weights(discriminator, 128)
+        assert receptive_field(discriminator.conv_layers) == field
+        assert 0 < float(tf.reduce_sum(weights)) < weights.shape[1] * weights.shape[2]
+
+
 def test_face_region_weights_cover_the_face_patches_only():
     weights = ppgan.face_patch_weights(ppgan.build_discriminator(tiny_config(channels=3)), 128).numpy()[0, :, :, 0]
     assert weights.shape == (30, 30) and set(np.unique(weights)) == {0.0, 1.0}

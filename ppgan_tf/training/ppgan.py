@@ -32,7 +32,8 @@ def build_generator(config):
 
 def build_discriminator(config):
     return PatchDiscriminator(
-        channels=config.channels, base_filters=config.discriminator_base_filters, name="discriminator"
+        channels=config.channels, base_filters=config.discriminator_base_filters,
+        downsampling_blocks=config.discriminator_blocks, name="discriminator",
     )
 
 
