@@ -146,8 +146,12 @@ def consecutive(embeddings, threshold):
     return float(np.mean(steps)), float(np.mean(steps >= threshold))
 
 
-def track_metrics(person, inputs, outputs, seen, judge_list, reference_embeddings):
-    """Every metric of one person's track under one method (see the module's docstring)."""
+def track_metrics(person, inputs, outputs, seen, judge_list, reference_embeddings, input_embeddings):
+    """Every metric of one person's track under one method (see the module's docstring).
+
+    `input_embeddings`: {judge name: {person name: the judge's embeddings of the input track}}, made once for
+    every method.
+    """
     seen = np.asarray(seen)
     row = {"frames": len(seen), **{f"{kind}_frames": int(np.sum(seen == kind))
                                    for kind in ("detected", "remembered", "missed")},
@@ -162,7 +166,7 @@ def track_metrics(person, inputs, outputs, seen, judge_list, reference_embedding
             row[f"{judge.name}_leak_rate_{kind}"] = float(np.mean(leaks[chosen])) if chosen.any() else None
         row[f"{judge.name}_consecutive_distance"], row[f"{judge.name}_identity_changes"] = consecutive(
             embedded, judge.threshold)
-        row[f"{judge.name}_input_consecutive_distance"], _ = consecutive(judge.recogniser.embed(inputs),
+        row[f"{judge.name}_input_consecutive_distance"], _ = consecutive(input_embeddings[judge.name][person.name],
                                                                          judge.threshold)
     return row
 
@@ -187,6 +191,8 @@ def evaluate_video(people, deidentifiers, judge_list, out, frames=120, fps=25.0,
     references = {judge.name: {person.name: judge.recogniser.embed(
         alignment.align_face(person.photo, person.landmarks, 128, 0.2).crop[None])[0] for person in people}
         for judge in judge_list}
+    input_embeddings = {judge.name: {name: judge.recogniser.embed(faces) for name, faces in inputs_by_person.items()}
+                        for judge in judge_list}
     methods = {}
     for method, deidentifier in deidentifiers.items():
         target = os.path.join(out, f"{method}.avi")
@@ -201,7 +207,7 @@ def evaluate_video(people, deidentifiers, judge_list, out, frames=120, fps=25.0,
                     for t in range(len(output_frames))]
             outputs = aligned_track(output_frames, person, person_matrices)
             tracks[person.name] = track_metrics(person, inputs_by_person[person.name], outputs, seen, judge_list,
-                                                references)
+                                                references, input_embeddings)
         mean = mean_row(tracks.values())
         mean["fallback_share"] = summary["fallbacks"] / summary["faces"] if summary["faces"] else None
         methods[method] = {"tracks": tracks, "track_seeds": summary["track_seeds"], "faces": summary["faces"],
