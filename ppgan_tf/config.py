@@ -57,6 +57,8 @@ class RunConfig:
     verificator_steps: int = _field(500, "Siamese training steps.")
     verificator_batch_size: int = _field(16, "Pairs per verificator step (half positive).")
     verificator_learning_rate: float = _field(1e-4, "Adam learning rate of the verificator.")
+    verificator_decay: str = _field("constant", "V's learning rate over its steps: 'constant' or 'cosine' "
+                                                "(decays to zero at verificator_steps).")
     verificator_teachers: str = _field("", "Pretrained recognisers V distils, e.g. 'sface' or 'sface+facenet' "
                                            "(ppgan_tf.models.recognisers); '' trains on identities alone.")
     distill_weight: float = _field(1.0, "Weight of the distillation loss beside the contrastive loss.")
@@ -109,6 +111,7 @@ class RunConfig:
             "precision": ("float32", "mixed_bfloat16", "mixed_float16", "auto"),
             "strategy": ("default", "mirrored", "multi_worker"),
             "adversarial_region": ("image", "face"),
+            "verificator_decay": ("constant", "cosine"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -6,6 +6,7 @@ them; no other module spells a file name of a run.
     WORKDIR/config.json                    the run config (`ppgan_tf.config`)
     WORKDIR/split.json                     the train/test split every stage uses
     WORKDIR/verificator/                   the frozen verificator and its threshold
+    WORKDIR/verificator_checkpoints/       V, its optimiser and step while it pretrains (resumable)
     WORKDIR/checkpoints/                   G, D, optimisers and step (resumable)
     WORKDIR/logs/                          TensorBoard scalars and image grids
     WORKDIR/samples/                       PNG grids: originals over de-identified faces
@@ -25,6 +26,7 @@ import os
 CONFIG = "config.json"
 SPLIT = "split.json"
 VERIFICATOR = "verificator"
+VERIFICATOR_CHECKPOINTS = "verificator_checkpoints"
 CHECKPOINTS = "checkpoints"
 LOGS = "logs"
 SAMPLES = "samples"

@@ -51,3 +51,39 @@ def test_distillation_run_trains_and_names_its_teachers(faces, monkeypatch, tmp_
     assert 0.0 <= info["test_accuracy"] <= 1.0
     verificator, saved = verificator_pretraining.load_verificator(str(tmp_path / "v"))
     assert saved["teachers"] == ["sface"] and verificator.embedding_dim == config.embedding_dim
+
+
+def _weights(directory):
+    verificator, _ = verificator_pretraining.load_verificator(directory)
+    return [np.array(w) for w in verificator.get_weights()]
+
+
+def test_a_rerun_resumes_from_the_latest_checkpoint_and_logs_test_accuracy(faces, monkeypatch, tmp_path):
+    monkeypatch.setattr(verificator_pretraining.recognisers, "load_recogniser", lambda name: _Teacher())
+    train, test = faces
+    lines = []
+    run = lambda steps, out: verificator_pretraining.train_verificator(  # noqa: E731
+        tiny_config(verificator_teachers="sface", verificator_steps=steps, checkpoint_every=2), train, test,
+        str(tmp_path / out), log=lines.append, checkpoint_dir=str(tmp_path / "checkpoints"),
+        log_dir=str(tmp_path / "logs"))
+    run(2, "first")
+    assert any(line.startswith("verificator: step 2,") and "test accuracy" in line for line in lines)
+    assert tf.io.gfile.glob(str(tmp_path / "logs" / "events.*"))
+    # Nothing left to train: the rerun restores step 2 and saves the same V.
+    info = run(2, "again")
+    assert any("resumed from step 2" in line for line in lines)
+    for saved, restored in zip(_weights(str(tmp_path / "first")), _weights(str(tmp_path / "again"))):
+        np.testing.assert_array_equal(saved, restored)
+    assert info["steps"] == 2
+    # Going on trains from there: the weights move.
+    run(4, "longer")
+    assert any(line.startswith("verificator: step 4,") for line in lines)
+    moved = [np.abs(a - b).max() for a, b in zip(_weights(str(tmp_path / "first")), _weights(str(tmp_path / "longer")))]
+    assert max(moved) > 0
+
+
+def test_cosine_decay_reaches_zero_at_the_last_step():
+    config = tiny_config(verificator_learning_rate=1e-3, verificator_steps=10, verificator_decay="cosine")
+    schedule = verificator_pretraining._learning_rate(config)
+    assert float(schedule(0)) == pytest.approx(1e-3) and float(schedule(10)) == pytest.approx(0.0, abs=1e-9)
+    assert verificator_pretraining._learning_rate(tiny_config(verificator_learning_rate=1e-3)) == 1e-3

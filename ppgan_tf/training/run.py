@@ -77,8 +77,15 @@ def pretrain_verificator(config, workdir, log=print):
     runtime.set_precision(config.precision)
     config.save(workdir)
     train, test = prepare_data(config, workdir, log)
+    return _train_verificator(config, workdir, train, test, log)
+
+
+def _train_verificator(config, workdir, train, test, log):
+    """Pretrains V into WORKDIR/verificator, resumable from WORKDIR/verificator_checkpoints."""
     return verificator_pretraining.train_verificator(
-        config, train, test, os.path.join(workdir, layout.VERIFICATOR), log
+        config, train, test, os.path.join(workdir, layout.VERIFICATOR), log,
+        checkpoint_dir=os.path.join(workdir, layout.VERIFICATOR_CHECKPOINTS),
+        log_dir=os.path.join(workdir, layout.LOGS, "verificator"),
     )
 
 
@@ -156,7 +163,7 @@ def train_ppgan(config, workdir, log=print):
         if not chief:
             raise RuntimeError("pretrain the verificator (trainers.train_verificator) before multi-worker runs")
         log("no verificator given: pretraining one first")
-        verificator_pretraining.train_verificator(config, train, test, v_dir, log)
+        _train_verificator(config, workdir, train, test, log)
     with strategy.scope():
         verificator, verificator_info = verificator_pretraining.load_verificator(v_dir)
 

@@ -77,7 +77,14 @@ def accuracy_by_dataset(embeddings, records, num_pairs, seed=0):
     return results
 
 
-def train_verificator(config, train_faces, test_faces, out_dir, log=print):
+def _learning_rate(config):
+    """V's learning rate: constant, or cosine decay to zero at `verificator_steps`."""
+    if config.verificator_decay == "cosine":
+        return keras.optimizers.schedules.CosineDecay(config.verificator_learning_rate, config.verificator_steps)
+    return config.verificator_learning_rate
+
+
+def train_verificator(config, train_faces, test_faces, out_dir, log=print, checkpoint_dir=None, log_dir=None):
     """Trains Light CNN-9 with the contrastive loss (and distillation from teachers) and saves it.
 
     With `config.verificator_teachers`, V also learns what the pretrained
@@ -90,11 +97,19 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
     the teachers' (so its distances, which L_verif uses, follow theirs).
     Both weigh `config.distill_weight`.
 
+    With `checkpoint_dir`, V, its head, the optimiser and the step are saved
+    every `config.checkpoint_every` steps and a rerun resumes from the latest
+    (the batches after a resume are drawn afresh from the seed and the step);
+    the test pair accuracy at each checkpoint goes to the log and, with
+    `log_dir`, to TensorBoard (`verificator/test_accuracy`).
+
     Args:
-        config: `RunConfig`; uses the verificator_* fields, distill_weight, margin, seed.
+        config: `RunConfig`; uses the verificator_* fields, distill_weight, margin, seed, checkpoint_every.
         train_faces, test_faces: `FaceSet`s from the run's split.
         out_dir: folder for `verificator.keras` and `verificator.json`.
         log: where progress lines go.
+        checkpoint_dir: folder of the resumable state, or None to train in one go.
+        log_dir: TensorBoard folder, or None.
 
     Returns:
         The info dict saved in `verificator.json` (threshold, accuracy, ...).
@@ -108,12 +123,14 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
     teachers = [recognisers.load_recogniser(name) for name in teacher_names]
     targets_of = teacher_targets(teachers) if teachers else None
     trained = verificator.trainable_variables
+    head = None
     if targets_of is not None:
         target_size = sum(teacher.embedding_dim for teacher in teachers)
         head = keras.layers.Dense(target_size, use_bias=False, dtype="float32", name="teacher_head")
         head.build((None, config.embedding_dim))
         trained = trained + head.trainable_variables
-    optimizer = keras.optimizers.Adam(config.verificator_learning_rate)
+    optimizer = keras.optimizers.Adam(_learning_rate(config))
+    optimizer.build(trained)
 
     @tf.function
     def train_step(images_a, images_b, same, view_seeds):
@@ -134,16 +151,40 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
         optimizer.apply(gradients, trained)
         return loss
 
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    manager = None
+    if checkpoint_dir:
+        state = tf.train.Checkpoint(verificator=verificator, optimizer=optimizer, step=step,
+                                    **({"head": head} if head is not None else {}))
+        manager = tf.train.CheckpointManager(state, checkpoint_dir, max_to_keep=2)
+        if manager.latest_checkpoint:
+            state.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            log(f"verificator: resumed from step {int(step)} ({manager.latest_checkpoint})")
+    writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+    start = int(step)
+    # A resumed run draws new batches: its streams are seeded by where it starts.
+    resumed_at = [start] if start else []
     batches = pipeline.pair_batches(
-        train_faces.images, train_faces.identities, config.verificator_batch_size, config.seed
+        train_faces.images, train_faces.identities, config.verificator_batch_size, [config.seed, *resumed_at]
     )
-    view_seeds = np.random.default_rng([config.seed, 1])
+    view_seeds = np.random.default_rng([config.seed, 1, *resumed_at])
     started = time.time()
-    progress = tqdm.trange(config.verificator_steps, desc="verificator", unit="step", mininterval=2.0)
-    for _ in progress:
+    progress = tqdm.trange(start, config.verificator_steps, initial=start, total=config.verificator_steps,
+                           desc="verificator", unit="step", mininterval=2.0)
+    for index in progress:
         seeds = view_seeds.integers(0, 2**62, 2 * config.verificator_batch_size)
         loss = train_step(*next(batches), seeds)
+        step.assign(index + 1)
         progress.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
+        if manager is not None and (index + 1) % config.checkpoint_every == 0:
+            manager.save(checkpoint_number=index + 1)
+            accuracy = pair_accuracy(embed(verificator, test_faces.images), test_faces.identities,
+                                     config.test_pairs, config.seed).accuracy
+            log(f"verificator: step {index + 1}, loss {float(loss):.4f}, test accuracy {accuracy:.3f}")
+            if writer is not None:
+                with writer.as_default(step=index + 1):
+                    tf.summary.scalar("verificator/test_accuracy", accuracy)
+                    tf.summary.scalar("verificator/loss", loss)
     seconds = time.time() - started
 
     embeddings = embed(verificator, test_faces.images)
@@ -156,7 +197,7 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print):
         "fold_accuracies": result.fold_accuracies,
         "steps": config.verificator_steps,
         "teachers": teacher_names,
-        "pairs_per_second": config.verificator_steps * config.verificator_batch_size / seconds,
+        "pairs_per_second": (config.verificator_steps - start) * config.verificator_batch_size / max(seconds, 1e-9),
         "train_faces": len(train_faces.records),
         "test_faces": len(test_faces.records),
     }
