@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from export import blessing, exporter, savedmodel, tflite
 from ppgan_tf import layout, models  # noqa: F401  (models registers the classes generator.keras needs)
+from ppgan_tf.data import pipeline
 from ppgan_tf.deidentify import backends
 
 
@@ -81,7 +82,7 @@ def test_every_tflite_and_onnx_variant_matches_within_its_tolerance(tiny_export)
     generator, expected = _reference(workdir, faces, seeds)
     noise = generator.noise_from_seeds(tf.constant(seeds, tf.int64)).numpy()
     # Max absolute error in grey levels, and lowest PSNR, per variant.
-    tolerances = {"float32": (1, 45), "float16": (4, 35), "dynamic_int8": (16, 28), "full_int8": (64, 18)}
+    tolerances = {"float32": (1, 45), "float16": (4, 35), "dynamic_int8": (16, 28), "full_int8": (16, 28)}
     for variant, (max_error, min_psnr) in tolerances.items():
         path = os.path.join(workdir, "export", "tflite", f"ppgan_{variant}.tflite")
         output = backends.TFLiteGenerator(path)(faces, noise)
@@ -98,6 +99,37 @@ def test_every_tflite_and_onnx_variant_matches_within_its_tolerance(tiny_export)
                  os.path.join(workdir, "export", "onnx", "ppgan.onnx"), workdir):
         np.testing.assert_array_equal(backends.load_backend(path).noise(seeds), noise)
     assert set(report["formats"]) == {"savedmodel", "onnx", *(f"tflite_{v}" for v in tflite.VARIANTS)}
+
+
+def test_full_int8_keeps_the_grey_levels_of_an_output_spanning_the_tanh(tmp_path):
+    """The tiny trained generator's outputs sit near mid-grey; here every grey level is in play.
+
+    A [-1, 1] clip before the uint8 output once left full int8 three grey
+    levels there (mean error 15 levels on this model, SSIM 0.39 on the shipped one).
+    """
+    kernel = tf.constant(np.random.default_rng(1).normal(0, 0.5, (3, 3, 1, 1)), tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 32, 32, 1], tf.uint8, name="images"),
+                                  tf.TensorSpec([1, 4], tf.float32, name="noise")])
+    def deidentify(images, noise):
+        fake = tf.tanh(2.0 * tf.nn.conv2d(pipeline.to_model_range(images), kernel, 1, "SAME") + noise[:, :1])
+        return {"deidentified": pipeline.to_uint8(fake)}
+
+    module = tf.Module()
+    module.deidentify = deidentify
+    portable = str(tmp_path / "portable")
+    tf.saved_model.save(module, portable, signatures={layout.SIGNATURE: deidentify})
+    faces = _faces(24)
+    noise = np.random.default_rng(2).random((24, 4), np.float32) * 0.2
+    representative = [{"images": faces[i:i + 1], "noise": noise[i:i + 1]} for i in range(16)]
+    outputs = {}
+    for variant in ("float32", "full_int8"):
+        path = str(tmp_path / f"{variant}.tflite")
+        with open(path, "wb") as f:
+            f.write(tflite.convert(portable, variant, representative))
+        outputs[variant] = backends.TFLiteGenerator(path)(faces[16:], noise[16:]).astype(int)
+    assert outputs["float32"].max() - outputs["float32"].min() > 200  # the test spans the range
+    assert np.abs(outputs["full_int8"] - outputs["float32"]).mean() < 3
 
 
 def test_the_bytes_signature_round_trips_png_and_jpeg_and_rejects_garbage(tiny_export):

@@ -21,8 +21,10 @@ def to_model_range(images_uint8):
 
 def to_uint8(images):
     """float [-1, 1] to uint8 [0, 255], rounding."""
-    images = tf.clip_by_value(tf.cast(images, tf.float32), -1.0, 1.0)
-    return tf.cast(tf.round((images + 1.0) * 127.5), tf.uint8)
+    # Clip in grey levels, not in [-1, 1]: full-integer TFLite quantises a
+    # [-1, 1] clip with the output's step of one grey level (3 levels left).
+    grey_levels = tf.round(tf.cast(images, tf.float32) * 127.5 + 127.5)
+    return tf.cast(tf.clip_by_value(grey_levels, 0.0, 255.0), tf.uint8)
 
 
 def gan_dataset(images, batch_size, seed=0, start_step=0, flip=True):

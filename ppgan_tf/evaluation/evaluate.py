@@ -160,9 +160,13 @@ def embed_once(judge_list, faces):
 
 
 def far_thresholds(judge_list, original_embeddings, identities):
-    """{judge name: {false-accept rate: its distance threshold}} on the originals' impostor pairs."""
-    return {judge.name: metrics.thresholds_at_far(original_embeddings[judge.recogniser], identities)
-            for judge in judge_list}
+    """{judge name: {false-accept rate: its distance threshold}} on the originals' impostor pairs.
+
+    Computed once per recogniser: judges sharing one (dlib and dlib_10fold) share its thresholds.
+    """
+    by_recogniser = {recogniser: metrics.thresholds_at_far(embeddings, identities)
+                     for recogniser, embeddings in original_embeddings.items()}
+    return {judge.name: by_recogniser[judge.recogniser] for judge in judge_list}
 
 
 def judges_info(judge_list, thresholds_at_far):
