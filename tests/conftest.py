@@ -148,3 +148,18 @@ def tiny_export(tiny_run, tmp_path_factory):
     report = exporter.export_run(workdir, thresholds=blessing.Thresholds(min_deid_rate=0.0, min_ssim=-1.0),
                                  max_faces=8, log=lambda _: None)
     return workdir, report
+
+
+@pytest.fixture(scope="session")
+def tiny_ablation(tmp_path_factory):
+    """(config, workdir, report) of the four-setting ablation on tiny data, run once per session: 2 steps each.
+
+    Read it only; the notebook test resumes a copy of it.
+    """
+    from ppgan_tf.evaluation import ablation
+
+    root = tmp_path_factory.mktemp("ablation")
+    config = tiny_config(data=write_dataset(str(root / "faces"), people=6, per_person=5), steps=2)
+    workdir = str(root / "ablation")
+    report = ablation.run_ablation(config, workdir, facenet_steps=2, judge_names=("triplet",), log=lambda _: None)
+    return config, workdir, report

@@ -6,17 +6,12 @@ import os
 import cv2
 import pytest
 
-from conftest import tiny_config, write_dataset
-from ppgan_tf.evaluation import ablation
 from ppgan_tf.losses import SETTINGS
 
 
 @pytest.mark.slow
-def test_the_ablation_trains_and_judges_the_four_settings_alike(tmp_path):
-    data = write_dataset(str(tmp_path / "faces"), people=6, per_person=5)
-    workdir = str(tmp_path / "ablation")
-    config = tiny_config(data=data, steps=2)
-    report = ablation.run_ablation(config, workdir, facenet_steps=2, judge_names=("triplet",), log=lambda _: None)
+def test_the_ablation_trains_and_judges_the_four_settings_alike(tiny_ablation):
+    _, workdir, report = tiny_ablation
     assert set(SETTINGS) <= set(report["methods"]) and "k_same_2" in report["methods"]
     assert {"judges", "groups", "attributes", "test_faces"} <= set(report) and "setting" not in report
     for setting in SETTINGS:

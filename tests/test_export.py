@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import tiny_config
 from export import blessing, exporter, savedmodel, tflite
 from ppgan_tf import layout, models  # noqa: F401  (models registers the classes generator.keras needs)
 from ppgan_tf.data import pipeline
@@ -130,6 +131,20 @@ def test_full_int8_keeps_the_grey_levels_of_an_output_spanning_the_tanh(tmp_path
         outputs[variant] = backends.TFLiteGenerator(path)(faces[16:], noise[16:]).astype(int)
     assert outputs["float32"].max() - outputs["float32"].min() > 200  # the test spans the range
     assert np.abs(outputs["full_int8"] - outputs["float32"]).mean() < 3
+
+
+def test_parity_is_judged_by_what_the_generator_trained_against(monkeypatch):
+    class _Recogniser:
+        threshold = 1.23
+
+        def embed(self, images):
+            return images
+
+    monkeypatch.setattr(exporter.recognisers, "load_recogniser", lambda name: _Recogniser())
+    name, _, threshold = exporter._training_judge(tiny_config(verificators="sface+lightcnn"), None, {"threshold": 0.5})
+    assert (name, threshold) == ("sface", 1.23)
+    name, _, threshold = exporter._training_judge(tiny_config(), None, {"threshold": 0.5})
+    assert (name, threshold) == ("lightcnn", 0.5)
 
 
 def test_the_bytes_signature_round_trips_png_and_jpeg_and_rejects_garbage(tiny_export):
