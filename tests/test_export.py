@@ -133,6 +133,17 @@ def test_full_int8_keeps_the_grey_levels_of_an_output_spanning_the_tanh(tmp_path
     assert np.abs(outputs["full_int8"] - outputs["float32"]).mean() < 3
 
 
+def test_the_float32_tflite_generator_runs_in_one_xnnpack_partition(tiny_export):
+    """Ops XNNPACK does not take (UpSampling2D's tiles) split the graph and cost time between the parts."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    workdir, _ = tiny_export
+    interpreter = Interpreter(model_path=os.path.join(workdir, "export", "tflite", "ppgan_float32.tflite"))
+    interpreter.allocate_tensors()
+    ops = [op["op_name"] for op in interpreter._get_ops_details()]
+    assert ops.count("DELEGATE") == 1 and "TILE" not in ops
+
+
 def test_parity_is_judged_by_what_the_generator_trained_against(monkeypatch):
     class _Recogniser:
         threshold = 1.23

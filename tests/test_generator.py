@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from ppgan_tf.models import NoiseDropout, UNetGenerator
+from ppgan_tf.models.generator import NearestUpsampling
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -94,3 +95,9 @@ def test_get_config_round_trip_and_saving(tmp_path):
 def test_rejects_sizes_that_do_not_halve_to_one_pixel():
     with pytest.raises(ValueError, match="power of two"):
         UNetGenerator(image_size=100)
+
+
+def test_nearest_upsampling_copies_each_pixel_into_a_2x2_block():
+    images = tf.random.uniform([2, 4, 6, 3], seed=5)
+    expected = keras.layers.UpSampling2D(2, interpolation="nearest")(images)
+    np.testing.assert_array_equal(NearestUpsampling()(images).numpy(), expected.numpy())

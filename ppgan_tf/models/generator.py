@@ -51,6 +51,31 @@ class NoiseDropout(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="ppgan_tf")
+class NearestUpsampling(keras.layers.Layer):
+    """Doubles height and width, each pixel copied into a 2x2 block (as `UpSampling2D` nearest).
+
+    Written as depth-to-space so that TFLite's XNNPACK delegate takes the
+    whole generator: `UpSampling2D` lowers to reshapes and tiles, and a
+    nearest resize to an op it does not take either (15 and 8 parts).
+
+    Args:
+        **kwargs: standard `keras.layers.Layer` arguments, e.g. `dtype`.
+
+    Example:
+    >>> NearestUpsampling()(tf.ones([1, 4, 4, 8])).shape
+    TensorShape([1, 8, 8, 8])
+    """
+
+    def call(self, inputs):
+        # Four copies of the channels rearranged into 2x2 blocks: the copy in every block.
+        return tf.nn.depth_to_space(tf.concat([inputs] * 4, axis=-1), 2)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        return (batch, 2 * height, 2 * width, channels)
+
+
+@keras.saving.register_keras_serializable(package="ppgan_tf")
 class UNetGenerator(keras.Model):
     """Pix2pix U-Net mapping a face to a de-identified face of the same size.
 
@@ -151,7 +176,7 @@ class UNetGenerator(keras.Model):
             )
         return keras.Sequential(
             [
-                keras.layers.UpSampling2D(2, interpolation="nearest", dtype=dtype),
+                NearestUpsampling(dtype=dtype),
                 keras.layers.Conv2D(
                     filters, 3, padding="same", use_bias=use_bias,
                     kernel_initializer=init, dtype=dtype,
