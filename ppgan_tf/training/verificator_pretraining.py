@@ -178,12 +178,16 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print, check
         progress.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
         if manager is not None and (index + 1) % config.checkpoint_every == 0:
             manager.save(checkpoint_number=index + 1)
-            accuracy = pair_accuracy(embed(verificator, test_faces.images), test_faces.identities,
-                                     config.test_pairs, config.seed).accuracy
-            log(f"verificator: step {index + 1}, loss {float(loss):.4f}, test accuracy {accuracy:.3f}")
+            embeddings = embed(verificator, test_faces.images)
+            accuracy = pair_accuracy(embeddings, test_faces.identities, config.test_pairs, config.seed).accuracy
+            by_dataset = accuracy_by_dataset(embeddings, test_faces.records, config.test_pairs, config.seed)
+            log(f"verificator: step {index + 1}, loss {float(loss):.4f}, test accuracy {accuracy:.3f}"
+                + "".join(f", {name} {value:.3f}" for name, value in by_dataset.items()))
             if writer is not None:
                 with writer.as_default(step=index + 1):
                     tf.summary.scalar("verificator/test_accuracy", accuracy)
+                    for name, value in by_dataset.items():
+                        tf.summary.scalar(f"verificator/test_accuracy_{name}", value)
                     tf.summary.scalar("verificator/loss", loss)
     seconds = time.time() - started
 
