@@ -59,7 +59,7 @@ setup(
         "export": EXPORT,
         "eval": EVAL,
         # wheel: the shipped-model test builds and installs the package's wheel without build isolation.
-        "test": ["pytest>=8", "wheel>=0.42", *BEAM, *EXPORT, *EVAL],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "wheel>=0.42", *BEAM, *EXPORT, *EVAL],
     },
     entry_points={"console_scripts": ["ppgan-deidentify=ppgan_tf.deidentify.cli:run"]},
     classifiers=[
