@@ -103,7 +103,7 @@ class Deidentifier:
         if guard_with == "sface":
             from ppgan_tf.models import recognisers
 
-            return recognisers.SFace(margin=margin)
+            return recognisers.SFaceOpenCV(margin=margin)  # SFace's embeddings, 1.7x faster than through TF
         if hasattr(guard_with, "embed") and hasattr(guard_with, "threshold"):
             return guard_with
         raise ValueError(f"guard_with={guard_with!r}: 'sface', 'verificator' or an object with embed and threshold")

@@ -277,6 +277,63 @@ def _onnx_program(path):
     return program
 
 
+def sface_onnx_bytes(path):
+    """SFace's ONNX file without the inputs no node reads (onnxruntime and OpenCV refuse it with them)."""
+    import onnx
+
+    model = onnx.load(path)
+    used = {name for node in model.graph.node for name in node.input}
+    kept = [graph_input for graph_input in model.graph.input if graph_input.name in used]
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
+    return model.SerializeToString()
+
+
+class SFaceOpenCV:
+    """SFace's own file run by OpenCV's DNN: `SFace`'s embeddings without gradients, for the privacy guard.
+
+    The same crop as `SFace` (its bilinear `template_crop`, as an affine warp)
+    and the same network; on LFW crops the cosine between the two embeddings
+    of a face is above 0.99999, and one face takes 14-16 ms on this 2-core
+    machine against 25-28 ms through TF.
+
+    Args:
+        path: the ONNX file; the packaged one when None.
+        margin: alignment margin of the faces it will see.
+
+    Example:
+    >>> SFaceOpenCV().embed(np.zeros([2, 128, 128, 3], np.uint8)).shape
+    (2, 128)
+    """
+
+    name = "sface"
+    embedding_dim = SFace.embedding_dim
+    threshold = SFace.threshold
+
+    def __init__(self, path=None, margin=CROP_MARGIN):
+        self.path = path or packaged_file_path(SFACE_FILE)
+        self._net = cv2.dnn.readNetFromONNX(np.frombuffer(sface_onnx_bytes(self.path), np.uint8))
+        self._low = margin / (1.0 + 2.0 * margin)
+
+    def _crop(self, face):
+        """`template_crop` of one face: output pixel i samples input (low + i (1 - 2 low) / 111) (side - 1)."""
+        side = face.shape[0] - 1
+        step = (1.0 - 2.0 * self._low) * side / 111.0
+        warp = np.array([[step, 0.0, self._low * side], [0.0, step, self._low * side]])
+        return cv2.warpAffine(face.astype(np.float32), warp, (112, 112),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+
+    def embed(self, images_uint8):
+        """Unit embeddings of uint8 aligned faces (grey or RGB), as a float32 numpy array."""
+        embeddings = []
+        for face in images_uint8:
+            rgb = np.repeat(face, 3, axis=-1) if face.shape[-1] == 1 else face
+            self._net.setInput(self._crop(rgb).transpose(2, 0, 1)[None])  # RGB 0..255, NCHW, as the file wants
+            embeddings.append(self._net.forward().reshape(-1))
+        embeddings = np.asarray(embeddings, np.float32).reshape(-1, self.embedding_dim)
+        return embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+
+
 # === dlib ===
 
 
