@@ -60,8 +60,8 @@ def has_packaged_model(directory=None):
     return os.path.isfile(os.path.join(directory or PACKAGED_DIR, INFO_FILENAME))
 
 
-def load_packaged_model(directory=None):
-    """(generator, verificator, info) of a packaged model (default: the shipped one), weights checked by sha256.
+def load_packaged_network(name, directory=None):
+    """The packaged 'generator' or 'verificator' (default: the shipped model's), weights checked by sha256.
 
     Raises FileNotFoundError when there is none, ValueError when a file was altered.
     """
@@ -74,20 +74,26 @@ def load_packaged_model(directory=None):
     if not os.path.isfile(info_path):
         raise FileNotFoundError(f"{directory}: no packaged model here ({INFO_FILENAME} missing)")
     info = load_info(directory)
-    models = {}
-    for name, cls in (("generator", UNetGenerator), ("verificator", LightCNN9)):
-        path = os.path.join(directory, WEIGHT_FILES[name])
-        if _sha256(path) != info["sha256"][WEIGHT_FILES[name]]:
-            raise ValueError(f"{path}: sha256 differs from {info_path}; the packaged model was altered")
-        config = dict(info["configs"][name], dtype="float32")
-        model = cls.from_config(config)
-        shape = [1, info["image_size"], info["image_size"], info["channels"]]
-        if name == "generator":
-            model(tf.zeros(shape), noise_seeds=tf.zeros([1], tf.int64))
-        else:
-            model(tf.zeros(shape))
-        with np.load(path) as saved:
-            model.set_weights([saved[key].astype(np.float32) for key in sorted(saved.files)])
-        model.trainable = False
-        models[name] = model
-    return models["generator"], models["verificator"], info
+    path = os.path.join(directory, WEIGHT_FILES[name])
+    if _sha256(path) != info["sha256"][WEIGHT_FILES[name]]:
+        raise ValueError(f"{path}: sha256 differs from {info_path}; the packaged model was altered")
+    model = {"generator": UNetGenerator, "verificator": LightCNN9}[name].from_config(
+        dict(info["configs"][name], dtype="float32"))
+    shape = [1, info["image_size"], info["image_size"], info["channels"]]
+    if name == "generator":
+        model(tf.zeros(shape), noise_seeds=tf.zeros([1], tf.int64))
+    else:
+        model(tf.zeros(shape))
+    with np.load(path) as saved:
+        model.set_weights([saved[key].astype(np.float32) for key in sorted(saved.files)])
+    model.trainable = False
+    return model
+
+
+def load_packaged_model(directory=None):
+    """(generator, verificator, info) of a packaged model (default: the shipped one), weights checked by sha256.
+
+    Raises FileNotFoundError when there is none, ValueError when a file was altered.
+    """
+    generator = load_packaged_network("generator", directory)
+    return generator, load_packaged_network("verificator", directory), load_info(directory or PACKAGED_DIR)

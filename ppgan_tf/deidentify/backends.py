@@ -6,6 +6,7 @@ file. Every backend maps aligned uint8 faces and uniform noise to uint8
 faces; the guard's verificator comes from the same export or work directory.
 """
 
+import functools
 import json
 import os
 
@@ -79,7 +80,9 @@ class PackagedBackend(KerasBackend):
     def __init__(self, directory=None):
         from ppgan_tf.training import verificator_pretraining
 
-        self._generator, self._verificator, info = packaged.load_packaged_model(directory)
+        self._directory = directory
+        self._generator = packaged.load_packaged_network("generator", directory)
+        info = packaged.load_info(directory)
         self._embed = verificator_pretraining.embed
         self.image_size, self.channels = info["image_size"], info["channels"]
         self.noise_size = self._generator.noise_size
@@ -87,6 +90,11 @@ class PackagedBackend(KerasBackend):
         self.luminance_only = info.get("luminance_only", False)
         self.info = info
         self.name = f"packaged:{directory or packaged.PACKAGED_DIR}"
+
+    @functools.cached_property
+    def _verificator(self):
+        # Loaded on first use: the default guard is SFace, so most runs never need it.
+        return packaged.load_packaged_network("verificator", self._directory)
 
 
 class SavedModelBackend(Backend):
