@@ -11,12 +11,13 @@ mean landmark distance over the eye distance. Speed: milliseconds a photo
 compare.
 """
 
-import json
 import os
 import time
 
 import numpy as np
 from absl import app, flags
+
+from benchmarks import write_json
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("manifest", None, "Manifest CSV of photos (path column, relative to the CSV).")
@@ -69,9 +70,7 @@ def main(argv):
                              speedup=results[reference]["ms_per_photo"] / results[name]["ms_per_photo"])
     summary = {"manifest": FLAGS.manifest, "photos": len(photos), "threshold": FLAGS.threshold,
                "cpu_count": os.cpu_count(), "detectors": results}
-    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
-    with open(FLAGS.out, "w") as f:
-        json.dump(summary, f, indent=2)
+    write_json(FLAGS.out, summary)
     print(f"{len(photos)} photos of {FLAGS.manifest}, threshold {FLAGS.threshold}")
     print("| detector | recall | faces | ms/photo | same largest face as " + reference + " | landmark error / eye distance |")
     print("|---|---|---|---|---|---|")

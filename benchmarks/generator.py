@@ -19,6 +19,8 @@ import time
 import numpy as np
 from absl import app, flags
 
+from benchmarks import write_json
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "An exported run.")
 flags.DEFINE_string("out", None, "JSON results path.")
@@ -124,9 +126,7 @@ def main(argv):
     summary = {"workdir": FLAGS.workdir, "threads": FLAGS.threads, "cpu_count": os.cpu_count(),
                "gflop_per_face": flops / 1e9, "matmul_gflops": gflops, "flop_floor_ms": floor_ms,
                "keras_reference": report.get("reference"), "paths": results}
-    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
-    with open(FLAGS.out, "w") as f:
-        json.dump(summary, f, indent=2)
+    write_json(FLAGS.out, summary)
     print(f"generator: {flops / 1e9:.2f} GFLOP a face; matmul {gflops:.0f} GFLOP/s; floor {floor_ms:.1f} ms a face; "
           f"{FLAGS.threads} threads")
     header = " | ".join(f"ms/face, batch {b}" for b in batches)

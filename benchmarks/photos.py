@@ -9,12 +9,13 @@ align, generate under the guard, blend, encode, write) into a temporary
 folder, and the de-identifier's own stage timings split the photos' time.
 """
 
-import json
 import os
 import tempfile
 import time
 
 from absl import app, flags
+
+from benchmarks import write_json
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("photos", None, "Folder of photos.")
@@ -50,9 +51,7 @@ def main(argv):
     results = {"photos": len(names), "faces": faces, "replacewith": FLAGS.replacewith, "detector": FLAGS.detector,
                "startup_seconds": startup, "photo_seconds": seconds, "photos_per_second": len(names) / seconds,
                "stage_seconds": stages, "cpu_count": os.cpu_count()}
-    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
-    with open(FLAGS.out, "w") as f:
-        json.dump(results, f, indent=2)
+    write_json(FLAGS.out, results)
     print(f"{len(names)} photos, {faces} faces, {FLAGS.replacewith} with {FLAGS.detector}: start-up {startup:.1f} s, "
           f"photos {seconds:.1f} s ({len(names) / seconds:.2f} photos/s)")
     print("| stage | seconds | share |")

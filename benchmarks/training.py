@@ -23,6 +23,8 @@ import time
 import numpy as np
 from absl import app, flags
 
+from benchmarks import write_json
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A run whose config.json gives the recipe.")
 flags.DEFINE_string("out", None, "JSON results path.")
@@ -114,9 +116,7 @@ def main(argv):
     summary = {"workdir": FLAGS.workdir, "batch_size": config.batch_size, "image_size": config.image_size,
                "verificators": config.verificators, "cpu_count": os.cpu_count(), "variants": results,
                "input_pipeline_images_per_second": pipeline_rate}
-    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
-    with open(FLAGS.out, "w") as f:
-        json.dump(summary, f, indent=2)
+    write_json(FLAGS.out, summary)
     print(f"recipe of {FLAGS.workdir}: batch {config.batch_size}, {config.image_size} px, G against "
           f"{config.verificators}; input pipeline alone {pipeline_rate:.0f} images/s")
     print("| variant | s/step | images/s |")
