@@ -75,7 +75,6 @@ def main(argv):
     import keras
 
     from ppgan_tf import layout, models  # noqa: F401  (registers the classes generator.keras needs)
-    from ppgan_tf.data import pipeline
 
     with open(os.path.join(FLAGS.workdir, layout.EXPORT, "export_report.json")) as f:
         report = json.load(f)
@@ -85,10 +84,7 @@ def main(argv):
     faces = np.random.default_rng(0).integers(0, 256, (max(batches), size, size, channels), dtype=np.uint8)
     noise = np.random.default_rng(1).random((max(batches), generator.noise_size), np.float32)
 
-    paths = {}
-    keras_step = tf.function(lambda x, z: pipeline.to_uint8(generator(pipeline.to_model_range(x), training=False,
-                                                                      noise=z)))
-    paths["keras"] = lambda b: keras_step(faces[:b], noise[:b]).numpy()
+    paths = {"keras": lambda b: generator.deidentify(faces[:b], noise=noise[:b], batch_size=b)}
     serving_dir = os.path.join(FLAGS.workdir, report["formats"]["savedmodel"]["path"]) \
         if "savedmodel" in report["formats"] else None
     if serving_dir:

@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -40,24 +41,19 @@ def _time_variant(variant):
     import tensorflow as tf
 
     from ppgan_tf import config as run_config
-    from ppgan_tf.config import split_names
-    from ppgan_tf.models import LightCNN9, recognisers
-    from ppgan_tf.training import ppgan, runtime
+    from ppgan_tf.models import LightCNN9
+    from ppgan_tf.training import ppgan, run, runtime
 
     precision, _, compiler = variant.partition("+")
     if compiler == "autoclustering":
         tf.config.optimizer.set_jit("autoclustering")
     config = run_config.RunConfig.load(FLAGS.workdir).replace(precision=precision)
     runtime.set_precision(config.precision)
-    verificators = {}
-    for name in split_names(config.verificators):
-        if name == "lightcnn":
-            verificators[name] = LightCNN9(channels=config.channels, width=config.verificator_width,
-                                           embedding_dim=config.embedding_dim)
-            verificators[name](tf.zeros([1, config.image_size, config.image_size, config.channels]))
-        else:
-            verificators[name] = recognisers.load_recogniser(name)
-    trainer = ppgan.PPGANTrainer(config, verificators, tf.distribute.get_strategy(), "/tmp/ppgan_bench_unused")
+    stand_in = LightCNN9(channels=config.channels, width=config.verificator_width, embedding_dim=config.embedding_dim)
+    stand_in(tf.zeros([1, config.image_size, config.image_size, config.channels]))
+    with tempfile.TemporaryDirectory() as unused_checkpoints:
+        trainer = ppgan.PPGANTrainer(config, run.load_verificators(config, stand_in), tf.distribute.get_strategy(),
+                                     unused_checkpoints)
     trainer.step.assign(config.verif_warmup_steps + config.verif_ramp_steps)  # every term on
     step = tf.function(trainer._replica_step, jit_compile=compiler == "xla")
     rng = np.random.default_rng(0)

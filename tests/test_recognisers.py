@@ -65,7 +65,7 @@ def test_sface_in_tensorflow_equals_the_onnx_file_under_onnxruntime(orl_faces):
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(recognisers.sface_onnx_bytes(sface.path), options)
-    low = recognisers.CROP_MARGIN / (1 + 2 * recognisers.CROP_MARGIN)
+    low = recognisers.template_edge(recognisers.CROP_MARGIN)
     crops = recognisers.template_crop(tf.cast(orl_faces, tf.float32) / 127.5 - 1.0, (low, low, 1 - low, 1 - low), 112)
     blobs = ((crops.numpy() + 1.0) * 127.5).transpose(0, 3, 1, 2).astype(np.float32)
     expected = np.concatenate([session.run(None, {"data": blob[None]})[0] for blob in blobs])

@@ -44,6 +44,11 @@ FACENET_FILE = PackagedFile(
 )
 
 
+def template_edge(margin):
+    """Share of a crop's side outside the ArcFace template on each edge, for crops aligned with `margin`."""
+    return margin / (1.0 + 2.0 * margin)
+
+
 def template_crop(images, fraction_box, size):
     """Crops `fraction_box` = (top, left, bottom, right) of every image and resizes it to `size` (bilinear)."""
     count = tf.shape(images)[0]
@@ -113,7 +118,7 @@ class SFace(Recogniser):
     def __init__(self, path=None, margin=CROP_MARGIN):
         super().__init__(name="sface")
         self.path = path or packaged_file_path(SFACE_FILE)
-        low = margin / (1.0 + 2.0 * margin)
+        low = template_edge(margin)
         self._box = (low, low, 1.0 - low, 1.0 - low)
         self._program = _onnx_program(self.path)
 
@@ -313,7 +318,7 @@ class SFaceOpenCV:
     def __init__(self, path=None, margin=CROP_MARGIN):
         self.path = path or packaged_file_path(SFACE_FILE)
         self._net = cv2.dnn.readNetFromONNX(np.frombuffer(sface_onnx_bytes(self.path), np.uint8))
-        self._low = margin / (1.0 + 2.0 * margin)
+        self._low = template_edge(margin)
 
     def _crop(self, face):
         """`template_crop` of one face: output pixel i samples input (low + i (1 - 2 low) / 111) (side - 1)."""

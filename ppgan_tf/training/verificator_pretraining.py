@@ -77,6 +77,13 @@ def accuracy_by_dataset(embeddings, records, num_pairs, seed=0):
     return results
 
 
+def _test_scores(verificator, test_faces, config):
+    """(10-fold result on all test pairs, {source dataset: accuracy}) of V now."""
+    embeddings = embed(verificator, test_faces.images)
+    return (pair_accuracy(embeddings, test_faces.identities, config.test_pairs, config.seed),
+            accuracy_by_dataset(embeddings, test_faces.records, config.test_pairs, config.seed))
+
+
 def _learning_rate(config):
     """V's learning rate: constant, or cosine decay to zero at `verificator_steps`."""
     if config.verificator_decay == "cosine":
@@ -178,9 +185,8 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print, check
         progress.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
         if manager is not None and (index + 1) % config.checkpoint_every == 0:
             manager.save(checkpoint_number=index + 1)
-            embeddings = embed(verificator, test_faces.images)
-            accuracy = pair_accuracy(embeddings, test_faces.identities, config.test_pairs, config.seed).accuracy
-            by_dataset = accuracy_by_dataset(embeddings, test_faces.records, config.test_pairs, config.seed)
+            result, by_dataset = _test_scores(verificator, test_faces, config)
+            accuracy = result.accuracy
             log(f"verificator: step {index + 1}, loss {float(loss):.4f}, test accuracy {accuracy:.3f}"
                 + "".join(f", {name} {value:.3f}" for name, value in by_dataset.items()))
             if writer is not None:
@@ -191,13 +197,11 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print, check
                     tf.summary.scalar("verificator/loss", loss)
     seconds = time.time() - started
 
-    embeddings = embed(verificator, test_faces.images)
-    result = pair_accuracy(embeddings, test_faces.identities, config.test_pairs, config.seed)
+    result, by_dataset = _test_scores(verificator, test_faces, config)
     info = {
         "threshold": result.threshold,
         "test_accuracy": result.accuracy,
-        "test_accuracy_by_dataset": accuracy_by_dataset(embeddings, test_faces.records, config.test_pairs,
-                                                        config.seed),
+        "test_accuracy_by_dataset": by_dataset,
         "fold_accuracies": result.fold_accuracies,
         "steps": config.verificator_steps,
         "teachers": teacher_names,
