@@ -77,6 +77,45 @@ def test_the_guard_resamples_then_falls_back_to_blur(detector):
     assert not faces[0].guard_passed and faces[0].fallback == "guard" and faces[0].mode == "blur"
 
 
+class _ShiftingBackend(StubBackend):
+    """Each generation brightens its input by 40 levels; the guard passes a face 100 levels from the original."""
+
+    def __init__(self):
+        super().__init__()
+        self.inputs = []
+
+    def generate(self, faces, noise):
+        self.inputs.append(faces.copy())
+        return np.clip(faces.astype(int) + 40, 0, 255).astype(np.uint8)
+
+    def embed(self, faces):
+        return np.full((len(faces), 1), faces.mean() / 200.0, np.float32)
+
+
+@pytest.mark.parametrize("retry, passes", [("chain", True), ("resample", False)])
+def test_a_chained_retry_generates_from_the_last_generated_face(detector, retry, passes):
+    photo, _ = _dark_face_photo()
+    backend = _ShiftingBackend()
+    _, faces = _deidentifier(detector, backend, guard_tries=3, guard_margin=1.0, guard_retry=retry).process(photo)
+    first = backend.inputs[0]
+    expected_second = np.clip(first.astype(int) + 40, 0, 255) if retry == "chain" else first
+    np.testing.assert_array_equal(backend.inputs[1], expected_second)
+    assert faces[0].guard_passed == passes and faces[0].guard_tries == 3  # chain: +120 levels at the third
+    assert faces[0].mode == ("ppgan" if passes else "blur")
+
+
+@pytest.mark.parametrize("margin, passes", [(1.0, True), (1.5, False)])
+def test_the_guard_margin_asks_for_more_than_the_recognisers_threshold(detector, margin, passes):
+    photo, _ = _dark_face_photo()  # three chained passes: distance 0.6 against the stub's threshold 0.5
+    _, faces = _deidentifier(detector, _ShiftingBackend(), guard_tries=3, guard_margin=margin).process(photo)
+    assert faces[0].guard_passed == passes
+
+
+def test_an_unknown_guard_retry_is_refused(detector):
+    with pytest.raises(ValueError, match="guard_retry"):
+        _deidentifier(detector, guard_retry="twice")
+
+
 @pytest.mark.parametrize("mode", ["blur", "mosaic", "solid"])
 def test_classic_modes_change_the_face(detector, mode):
     photo, _ = _dark_face_photo()

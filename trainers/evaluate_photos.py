@@ -14,6 +14,7 @@ trained against, beside the baselines. Writes WORKDIR/evaluation_photos_<dataset
 from absl import app, flags
 
 from ppgan_tf.config import RunConfig
+from ppgan_tf.deidentify.deidentifier import GUARD_MARGIN, GUARD_RETRIES, GUARD_TRIES, Deidentifier
 from ppgan_tf.evaluation import judges, photos
 from ppgan_tf.training import run
 
@@ -29,6 +30,11 @@ flags.DEFINE_bool("baselines", True, "Also judge blur, pixelation, mask and k-sa
 flags.DEFINE_bool("detection", True, "Measure MTCNN detection with and without 50 px padding.")
 flags.DEFINE_bool("second_detector", True, "Also measure detection by dlib's HOG frontal face detector.")
 flags.DEFINE_string("out", None, "Report folder (default WORKDIR/evaluation_photos_<dataset>).")
+flags.DEFINE_integer("guard_tries", GUARD_TRIES, "Generations the guard may try per face before the blur.")
+flags.DEFINE_float("guard_margin", GUARD_MARGIN,
+                   "Distance the guard's SFace must see, as a multiple of its threshold.")
+flags.DEFINE_enum("guard_retry", "chain", GUARD_RETRIES,
+                 "What the guard's retries generate from: the last generated face (chain) or the original.")
 flags.DEFINE_enum("route_detector", "mtcnn", ["mtcnn", "yunet"],
                   "The de-identifier's detector (ppgan-deidentify's default is yunet; mtcnn keeps earlier numbers "
                   "comparable).")
@@ -37,13 +43,14 @@ flags.mark_flags_as_required(["workdir", "photos_root"])
 
 def main(argv):
     del argv
-    from ppgan_tf.deidentify.deidentifier import Deidentifier
     from ppgan_tf.faces.detection import DlibFrontalDetector, FaceDetector
 
     config = RunConfig.load(FLAGS.workdir)
     trained_against = run.trained_against(config, run.load_verificator_info(config, FLAGS.workdir))
     judge_list, _ = judges.build_judges(FLAGS.judges, trained_against)
-    deidentifier = Deidentifier(FLAGS.model or FLAGS.workdir, detector_name=FLAGS.route_detector)
+    deidentifier = Deidentifier(FLAGS.model or FLAGS.workdir, detector_name=FLAGS.route_detector,
+                                guard_tries=FLAGS.guard_tries, guard_margin=FLAGS.guard_margin,
+                                guard_retry=FLAGS.guard_retry)
     report = photos.evaluate_photos(
         FLAGS.workdir, FLAGS.dataset, FLAGS.photos_root, deidentifier, judge_list,
         detector=FaceDetector() if FLAGS.detection else None, max_photos=FLAGS.max_photos or None,

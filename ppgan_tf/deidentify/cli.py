@@ -19,7 +19,7 @@ import time
 import tqdm
 
 from ppgan_tf.deidentify import files, media
-from ppgan_tf.deidentify.deidentifier import MODES, Deidentifier
+from ppgan_tf.deidentify.deidentifier import GUARD_MARGIN, GUARD_RETRIES, GUARD_TRIES, MODES, Deidentifier
 
 
 def parse_args(argv):
@@ -37,7 +37,13 @@ def parse_args(argv):
     parser.add_argument("--max-megapixels", type=float, default=200,
                         help="photos larger than this are refused before decoding (default 200)")
     parser.add_argument("--margin", type=float, default=0.2, help="alignment margin the model was trained with")
-    parser.add_argument("--guard-tries", type=int, default=3, help="generations the privacy guard may try per face")
+    parser.add_argument("--guard-tries", type=int, default=GUARD_TRIES,
+                        help=f"generations the privacy guard may try per face (default {GUARD_TRIES})")
+    parser.add_argument("--guard-margin", type=float, default=GUARD_MARGIN,
+                        help=f"distance the guard must see, as a multiple of its recogniser's threshold "
+                             f"(default {GUARD_MARGIN})")
+    parser.add_argument("--guard-retry", choices=GUARD_RETRIES, default="chain",
+                        help="a retry regenerates from the last generated face (chain, default) or the original (resample)")
     parser.add_argument("--no-guard", action="store_true", help="do not check generated faces with a recogniser")
     parser.add_argument("--guard-with", choices=("sface", "verificator"), default="sface",
                         help="the guard's recogniser: SFace (default) or the model's own verificator")
@@ -159,7 +165,8 @@ def main(argv=None):
     try:
         deidentifier = Deidentifier(
             args.model, args.replacewith, args.thresh, args.min_face_size, args.max_side, args.margin,
-            guard=not args.no_guard, guard_with=args.guard_with, guard_tries=args.guard_tries, fallback=args.fallback,
+            guard=not args.no_guard, guard_with=args.guard_with, guard_tries=args.guard_tries,
+            guard_margin=args.guard_margin, guard_retry=args.guard_retry, fallback=args.fallback,
             draw_boxes=args.boxes, detector_name=args.detector,
         )
     except (ValueError, OSError) as error:
