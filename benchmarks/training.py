@@ -1,7 +1,7 @@
 r"""PP-GAN's training step and input pipeline: images a second under each precision and compiler setting.
 
     python -m benchmarks.training --workdir=runs/shipped --out=runs/bench/training.json \
-        [--variants=float32,mixed_bfloat16,mixed_bfloat16+autoclustering,mixed_bfloat16+xla] [--steps=8]
+        [--variants=float32,mixed_bfloat16,mixed_bfloat16+cached,mixed_bfloat16+autoclustering,...] [--steps=8]
 
 WORKDIR's `config.json` gives the recipe (sizes, batch, what G trains
 against, views, D); the weights are fresh (speed does not depend on them) and
@@ -10,6 +10,8 @@ is stood in for by an untrained Light CNN-9 of the configured width. Each
 variant runs in its own process (the precision policy and the compiler
 setting are global): one traced step, then the median of `--steps` steps of
 the trainer's per-replica step (one G and `discriminator_steps` D updates).
+`+cached` gives the trainer the frozen verificators' embeddings of the real faces
+(`PPGANTrainer.cache_real_embeddings`, as `fit` does), so the step embeds only the generated ones.
 The input pipeline (`pipeline.gan_dataset`) is timed alone, batches drawn and
 nothing else. A variant that cannot run (XLA lacks an op) is reported with its error.
 """
@@ -29,8 +31,9 @@ from benchmarks import write_json
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A run whose config.json gives the recipe.")
 flags.DEFINE_string("out", None, "JSON results path.")
-flags.DEFINE_list("variants", ["float32", "mixed_bfloat16", "mixed_bfloat16+autoclustering", "mixed_bfloat16+xla"],
-                  "precision[+autoclustering|+xla] per variant.")
+flags.DEFINE_list("variants", ["float32", "mixed_bfloat16", "mixed_bfloat16+cached",
+                                "mixed_bfloat16+cached+autoclustering", "mixed_bfloat16+cached+xla"],
+                  "precision[+cached][+autoclustering|+xla] per variant.")
 flags.DEFINE_integer("steps", 8, "Timed steps per variant.")
 flags.DEFINE_string("one_variant", None, "Internal: time this variant in this process and print its JSON.")
 flags.mark_flags_as_required(["workdir"])
@@ -41,11 +44,12 @@ def _time_variant(variant):
     import tensorflow as tf
 
     from ppgan_tf import config as run_config
+    from ppgan_tf.data import pipeline
     from ppgan_tf.models import LightCNN9
     from ppgan_tf.training import ppgan, run, runtime
 
-    precision, _, compiler = variant.partition("+")
-    if compiler == "autoclustering":
+    precision, *modifiers = variant.split("+")
+    if "autoclustering" in modifiers:
         tf.config.optimizer.set_jit("autoclustering")
     config = run_config.RunConfig.load(FLAGS.workdir).replace(precision=precision)
     runtime.set_precision(config.precision)
@@ -55,13 +59,17 @@ def _time_variant(variant):
         trainer = ppgan.PPGANTrainer(config, run.load_verificators(config, stand_in), tf.distribute.get_strategy(),
                                      unused_checkpoints)
     trainer.step.assign(config.verif_warmup_steps + config.verif_ramp_steps)  # every term on
-    step = tf.function(trainer._replica_step, jit_compile=compiler == "xla")
     rng = np.random.default_rng(0)
+    pool = rng.integers(0, 256, (64, config.image_size, config.image_size, config.channels), dtype=np.uint8)
+    if "cached" in modifiers:
+        trainer.cache_real_embeddings(pool)
+    step = tf.function(trainer._replica_step, jit_compile="xla" in modifiers)
 
     def batch():
-        shape = (config.batch_size, config.image_size, config.image_size, config.channels)
-        return {"images": tf.constant(rng.uniform(-1, 1, shape).astype(np.float32)),
-                "noise_seeds": tf.constant(rng.integers(0, 1 << 40, config.batch_size))}
+        indices, flipped = rng.integers(0, len(pool), config.batch_size), rng.random(config.batch_size) < 0.5
+        faces = np.where(flipped[:, None, None, None], pool[indices][:, :, ::-1], pool[indices])
+        return {"images": pipeline.to_model_range(faces), "face_indices": tf.constant(indices, tf.int64),
+                "flipped": tf.constant(flipped), "noise_seeds": tf.constant(rng.integers(0, 1 << 40, config.batch_size))}
 
     try:
         step(batch())

@@ -136,6 +136,20 @@ def test_gan_dataset_is_deterministic_and_resumable():
     assert len(set(seeds.tolist())) == len(seeds)
 
 
+def test_gan_batches_say_which_face_each_image_is_and_whether_it_was_mirrored():
+    faces = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 1), dtype=np.uint8)
+    batches = _take(pipeline.gan_dataset(faces, 4, seed=3), 5)
+    flips = []
+    for batch in batches:
+        for image, index, flipped in zip(batch["images"], batch["face_indices"], batch["flipped"]):
+            source = pipeline.to_model_range(faces[index]).numpy()
+            np.testing.assert_array_equal(image, source[:, ::-1] if flipped else source)
+            flips.append(bool(flipped))
+    assert 0 < sum(flips) < len(flips)  # both kinds drawn
+    unflipped = _take(pipeline.gan_dataset(faces, 4, seed=3, flip=False), 1)[0]
+    assert not unflipped["flipped"].any()
+
+
 def test_pairs_are_half_positive_with_correct_labels():
     identities = [f"p{i // 3}" for i in range(30)]
     first, second, same = pipeline.sample_pairs(identities, 200, np.random.default_rng(0))

@@ -133,6 +133,40 @@ def test_what_v_scores_changes_the_verif_term_only(tmp_path, base, change):
         np.testing.assert_allclose(terms["changed"][key], terms["plain"][key], rtol=1e-5)
 
 
+class _CountingVerificator:
+    """A frozen verificator that counts the batches it is asked to embed (while the step is traced)."""
+
+    def __init__(self, verificator):
+        self.verificator, self.trainable, self.calls = verificator, False, 0
+
+    def __call__(self, faces, training=False):
+        self.calls += 1
+        return self.verificator(faces, training=training)
+
+
+@pytest.mark.parametrize("base", [{}, {"channels": 3, "verif_grey": True}])
+def test_cached_real_embeddings_give_the_same_step_without_embedding_the_real_faces(tmp_path, base):
+    config = tiny_config(setting="ppgan", batch_size=8, **base)
+    faces = _faces()
+    if config.channels == 3:
+        faces = (faces * np.array([1.0, 0.8, 0.5])).astype(np.uint8)
+    batch = _batch(config, faces)
+    assert batch["flipped"].numpy().any() and not batch["flipped"].numpy().all()
+    verificator = _verificator(config)
+    terms = {}
+    for name in ("live", "cached"):
+        counting = _CountingVerificator(verificator)
+        keras.utils.set_random_seed(0)
+        trainer = ppgan.PPGANTrainer(config, counting, tf.distribute.get_strategy(), str(tmp_path / name))
+        if name == "cached":
+            trainer.cache_real_embeddings(faces, batch_size=3)  # batches that split a face from nothing
+            counting.calls = 0
+        terms[name] = {key: float(value) for key, value in trainer.train_step(batch).items()}
+        assert counting.calls == (2 if name == "live" else 1)  # the generated faces, and the real ones if live
+    for key in ("verif", "generator_total", "sim", "adversarial"):
+        np.testing.assert_allclose(terms["cached"][key], terms["live"][key], rtol=1e-5, atol=1e-6)
+
+
 def test_the_discriminators_receptive_field_comes_from_the_config():
     from ppgan_tf.models import receptive_field
 

@@ -28,7 +28,8 @@ def to_uint8(images):
 
 
 def gan_dataset(images, batch_size, seed=0, start_step=0, flip=True):
-    """An endless dataset of {"images": float [-1, 1], "noise_seeds": int64} batches.
+    """An endless dataset of batches: "images" (float [-1, 1]), "noise_seeds" (int64),
+    and which face each is ("face_indices" into `images`) and whether it was mirrored ("flipped").
 
     Each epoch visits every face once in an order fixed by (seed, epoch);
     `start_step` skips the batches a resumed run has already trained on.
@@ -56,11 +57,13 @@ def gan_dataset(images, batch_size, seed=0, start_step=0, flip=True):
 
     def example(example_id, index):
         image = to_model_range(tf.gather(faces, index))
-        if flip:
-            image = tf.image.stateless_random_flip_left_right(
-                image, seed=tf.stack([example_id, tf.constant(seed * 7919 + _FLIP_SALT, tf.int64)])
-            )
-        return {"images": image, "noise_seeds": example_id + seed * RUN_STRIDE}
+        flipped = tf.constant(False)
+        if flip:  # the draw of tf.image.stateless_random_flip_left_right, kept to say which faces were mirrored
+            flip_seed = tf.stack([example_id, tf.constant(seed * 7919 + _FLIP_SALT, tf.int64)])
+            flipped = tf.random.stateless_uniform([], seed=flip_seed) < 0.5
+            image = tf.cond(flipped, lambda: tf.reverse(image, [1]), lambda: image)
+        return {"images": image, "noise_seeds": example_id + seed * RUN_STRIDE, "face_indices": index,
+                "flipped": flipped}
 
     dataset = tf.data.Dataset.range(first_epoch, 1 << 40).flat_map(epoch)
     dataset = dataset.skip(start_example - first_epoch * count)

@@ -101,6 +101,7 @@ class PPGANTrainer:
             self.checkpoint, checkpoint_dir, max_to_keep=config.keep_checkpoints
         )
         self._distributed_step = None
+        self._cached_real_embeddings = {}
 
     @property
     def discriminator_learning_rate(self):
@@ -139,15 +140,14 @@ class PPGANTrainer:
             verificator_input = views.revert_regions(fake, real, batch["noise_seeds"], config.verif_revert_share)
             if config.verif_views:
                 verificator_input = views.random_views(verificator_input, batch["noise_seeds"])
-            verificator_real = real
             if config.verif_grey:
-                verificator_real, verificator_input = views.grey(real), views.grey(verificator_input)
+                verificator_input = views.grey(verificator_input)
             verif = tf.add_n([
                 losses.verificator_loss(
-                    verificator(verificator_real, training=False), verificator(verificator_input, training=False),
+                    self._real_embeddings(name, real, batch), verificator(verificator_input, training=False),
                     config.margin,
                 )
-                for verificator in self.verificators.values()
+                for name, verificator in self.verificators.items()
             ]) / len(self.verificators)
             sim = losses.ssim_loss(real, fake)
             lambda_verif = losses.scheduled_lambda_verif(
@@ -178,6 +178,37 @@ class PPGANTrainer:
                                       tf.fill(tf.shape(verif), lambda_verif))))
         # Sums over this replica divided by the global batch: summed over replicas, the mean.
         return {name: tf.reduce_sum(value) / global_batch for name, value in terms.items()}
+
+    def _verificator_view(self, real):
+        return views.grey(real) if self.config.verif_grey else real
+
+    def _real_embeddings(self, name, real, batch):
+        """V's embeddings of the batch's real faces: looked up when cached, else computed."""
+        cache = self._cached_real_embeddings.get(name)
+        if cache is not None and "face_indices" in batch:
+            return tf.gather(cache, batch["face_indices"] * 2 + tf.cast(batch["flipped"], tf.int64))
+        return self.verificators[name](self._verificator_view(real), training=False)
+
+    def cache_real_embeddings(self, images_uint8, batch_size=64):
+        """Embeds every training face and its mirror once with each frozen verificator.
+
+        The real faces' embeddings then come from a table indexed by the
+        batch's "face_indices" and "flipped" (`pipeline.gan_dataset`) instead of
+        a forward pass each step: the same values, since V is frozen and the
+        flip is the only change the pipeline makes to a real face.
+        """
+        cached = {}
+        for name, verificator in self.verificators.items():
+            embed = tf.function(lambda faces, v=verificator: tf.cast(
+                v(self._verificator_view(faces), training=False), tf.float32))
+            rows = []
+            for start in range(0, len(images_uint8), batch_size):
+                faces = pipeline.to_model_range(images_uint8[start:start + batch_size])
+                both = tf.stack([faces, tf.reverse(faces, [2])], axis=1)  # [n, 2 (as is, mirrored), H, W, C]
+                rows.append(embed(tf.reshape(both, [-1, *faces.shape[1:]])))
+            cached[name] = tf.concat(rows, axis=0)  # row 2i: face i, row 2i + 1: its mirror
+        self._cached_real_embeddings = cached
+        self._distributed_step = None  # retrace: the step reads the new table
 
     def _real_logits_and_r1(self, real):
         """D's logits on the real faces, and the per-example R1 penalty (0 without `r1_weight`)."""
@@ -243,6 +274,10 @@ class PPGANTrainer:
             return 0, 0.0
         if start:
             log(f"resuming from step {start}")
+        started = time.perf_counter()
+        self.cache_real_embeddings(train_images)
+        log(f"embedded the {len(train_images)} training faces and their mirrors for L_verif "
+            f"in {time.perf_counter() - started:.0f} s")
         dataset = pipeline.gan_dataset(
             train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip
         )
