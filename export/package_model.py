@@ -1,6 +1,7 @@
 r"""Packages a trained run as the pretrained model that ships inside ppgan-tf.
 
     python -m export.package_model --workdir=runs/shipped --out=ppgan_tf/pretrained
+    python -m export.package_model --card_only --evaluations=a/report.json,b/report.json --notes=notes.md
 
 Writes the generator and verificator with float16 weights, `model.json` (configs,
 threshold, training facts, sha256 of each file) into --out, after checking that
@@ -9,7 +10,9 @@ the float16 generator's outputs are compared with float32's (maximum error,
 PSNR, SSIM, and the de-identification rate by SFace, dlib when installed). The
 check is printed and saved as `package_report.json` beside the model; a model
 whose float16 outputs lose more than 1 point of de-identification rate or 0.005
-SSIM is refused (exit 1) and nothing is written.
+SSIM is refused (exit 1) and nothing is written. `--card_only` rewrites the
+model card of the package in --out (after a new evaluation) and leaves its
+weights, model.json and float16 check as they are.
 """
 
 import json
@@ -36,7 +39,7 @@ flags.DEFINE_integer("max_faces", 200, "Test faces for the float16 check.")
 flags.DEFINE_list("evaluations", [], "Whole-photo evaluation reports (trainers.evaluate_photos) for the model card.")
 flags.DEFINE_string("notes", None, "Markdown file the model card adds under 'Known limits of this model': what the "
                     "numbers do not say (how the outputs look, known failures).")
-flags.mark_flag_as_required("workdir")
+flags.DEFINE_bool("card_only", False, "Only rewrite the model card of the package in --out (weights untouched).")
 
 MAX_SSIM_DROP = 0.005
 
@@ -107,9 +110,9 @@ def package_run(workdir, out, max_faces=200, evaluations=(), notes="", log=print
         if refused:
             log("float16 loses too much, nothing packaged: " + "; ".join(refused))
             return False, report
-        with open(os.path.join(candidate, "package_report.json"), "w") as f:
+        with open(os.path.join(candidate, packaged.REPORT_FILENAME), "w") as f:
             json.dump(report, f, indent=2)
-        with open(os.path.join(candidate, "MODEL_CARD.md"), "w") as f:
+        with open(os.path.join(candidate, packaged.CARD_FILENAME), "w") as f:
             f.write(model_card(packaged.load_info(candidate), report, evaluations, notes))
         backup = f"{out}.previous"
         if os.path.exists(out):
@@ -121,6 +124,16 @@ def package_run(workdir, out, max_faces=200, evaluations=(), notes="", log=print
         return True, report
     finally:
         shutil.rmtree(candidate, ignore_errors=True)
+
+
+def rewrite_card(out, evaluations=(), notes=""):
+    """Rewrites the model card of the package in `out` from its model.json and float16 check; nothing else changes."""
+    with open(os.path.join(out, packaged.REPORT_FILENAME)) as f:
+        report = json.load(f)
+    partial = os.path.join(out, f".{packaged.CARD_FILENAME}.partial")
+    with open(partial, "w", encoding="utf-8") as f:
+        f.write(model_card(packaged.load_info(out), report, evaluations, notes))
+    os.replace(partial, os.path.join(out, packaged.CARD_FILENAME))
 
 
 DATA_TERMS = {
@@ -161,7 +174,8 @@ def model_card(info, float16_report, evaluations=(), notes=""):
         lines += ["", f"## Evaluation: {evaluation['dataset'] or 'held-out photos'}", "", photos.markdown_table(evaluation)]
     lines += [
         "", "## Limits", "",
-        "- Faces are found by MTCNN; a face it misses is written unchanged (listed in the report).",
+        "- Faces are found by the detector (YuNet in `ppgan-deidentify`, MTCNN in the evaluations above); a face it "
+        "misses is written unchanged (the photo is listed in the report).",
         "- Judged on held-out people of the datasets above; other populations, poses, resolutions and recognisers "
         "may differ. Privacy against a recogniser is only measured for the judges named.",
         *(["", "### Known limits of this model", "", notes.strip()] if notes.strip() else []),
@@ -181,6 +195,11 @@ def main(argv):
     if FLAGS.notes:
         with open(FLAGS.notes, encoding="utf-8") as f:
             notes = f.read()
+    if FLAGS.card_only:
+        rewrite_card(FLAGS.out, evaluations, notes)
+        return
+    if not FLAGS.workdir:
+        raise app.UsageError("--workdir is required (or --card_only)")
     written, _ = package_run(FLAGS.workdir, FLAGS.out, FLAGS.max_faces, evaluations, notes)
     if not written:
         raise SystemExit(1)

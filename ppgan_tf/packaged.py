@@ -7,6 +7,7 @@ A packaged model is a folder (the shipped one: `ppgan_tf/pretrained/`):
     generator.float16.npz     G's weights in order, as float16 (half the size; restored to float32)
     verificator.float16.npz   V's weights, likewise
     MODEL_CARD.md             what it is, what it was trained on and against, its numbers and limits
+    package_report.json       the float16-against-float32 check it was packaged with
 
 Weights are stored as arrays rather than `.keras` files so that float16
 halves the package and loading needs nothing but the model classes.
@@ -20,6 +21,7 @@ import numpy as np
 
 PACKAGED_DIR = os.path.join(os.path.dirname(__file__), "pretrained")
 INFO_FILENAME = "model.json"
+CARD_FILENAME, REPORT_FILENAME = "MODEL_CARD.md", "package_report.json"
 WEIGHT_FILES = {"generator": "generator.float16.npz", "verificator": "verificator.float16.npz"}
 
 

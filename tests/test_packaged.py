@@ -85,3 +85,11 @@ def test_a_trained_run_is_packaged_with_its_float16_check_and_a_card_naming_each
     text = card + open(os.path.join(out, packaged.INFO_FILENAME)).read()
     assert not any(path in text for path in machine_paths)
     assert info["training_data"] == os.path.basename(os.path.dirname(tiny_run[0]))
+    # A new evaluation's card leaves the weights, model.json and the float16 check as they were.
+    kept = {name: open(os.path.join(out, name), "rb").read() for name in os.listdir(out) if name != "MODEL_CARD.md"}
+    notes = tmp_path / "notes.md"
+    notes.write_text("- Re-judged with the guard's new defaults.")
+    run_cli([sys.executable, "-m", "export.package_model", "--card_only", f"--out={out}", f"--notes={notes}"])
+    assert "Re-judged with the guard's new defaults." in open(os.path.join(out, "MODEL_CARD.md")).read()
+    assert {name: open(os.path.join(out, name), "rb").read() for name in kept} == kept
+    assert sorted(os.listdir(out)) == sorted([*kept, "MODEL_CARD.md"])

@@ -31,6 +31,21 @@ def test_the_shipped_files_match_the_checksums_in_the_model_card_and_fit_the_siz
     assert "research use only" in card and "trained against" in card.lower()
 
 
+def test_the_shipped_model_names_its_data_and_no_path_of_the_machine_it_was_made_on():
+    def strings(value):
+        if isinstance(value, dict):
+            return [s for v in value.values() for s in strings(v)]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return [value] if isinstance(value, str) else []
+
+    info = packaged.load_info()
+    assert not [s for s in strings(info) if os.path.isabs(s) or os.sep + "work" + os.sep in s]
+    card = open(os.path.join(packaged.PACKAGED_DIR, "MODEL_CARD.md"), encoding="utf-8").read()
+    for name in info["training_data"].split(","):
+        assert f"- `{name}`: " in card and "see its own licence" not in card
+
+
 def test_ppgan_deidentify_without_a_model_replaces_the_face_of_a_vendored_photo(tmp_path):
     import cv2
 
