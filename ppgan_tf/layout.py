@@ -8,6 +8,7 @@ them; no other module spells a file name of a run.
     WORKDIR/verificator/                   the frozen verificator and its threshold
     WORKDIR/verificator_checkpoints/       V, its optimiser and step while it pretrains (resumable)
     WORKDIR/checkpoints/                   G, D, optimisers and step (resumable)
+    WORKDIR/real_embeddings.npz            the frozen verificators' embeddings of the training faces and mirrors
     WORKDIR/logs/                          TensorBoard scalars and image grids
     WORKDIR/samples/                       PNG grids: originals over de-identified faces
     WORKDIR/generator.keras                the final generator
@@ -28,6 +29,7 @@ SPLIT = "split.json"
 VERIFICATOR = "verificator"
 VERIFICATOR_CHECKPOINTS = "verificator_checkpoints"
 CHECKPOINTS = "checkpoints"
+REAL_EMBEDDINGS = "real_embeddings.npz"
 LOGS = "logs"
 SAMPLES = "samples"
 GENERATOR = "generator.keras"

@@ -167,6 +167,24 @@ def test_cached_real_embeddings_give_the_same_step_without_embedding_the_real_fa
         np.testing.assert_allclose(terms["cached"][key], terms["live"][key], rtol=1e-5, atol=1e-6)
 
 
+def test_stored_real_embeddings_are_reused_only_for_the_same_faces_and_verificator(tmp_path):
+    config = tiny_config(setting="ppgan")
+    faces, path = _faces(), str(tmp_path / "real_embeddings.npz")
+
+    def cache(verificator, images):
+        trainer = ppgan.PPGANTrainer(config, {"lightcnn": verificator}, tf.distribute.get_strategy(), str(tmp_path))
+        return trainer.cache_real_embeddings(images, path=path), trainer._embed_with_mirrors("lightcnn", images)
+
+    verificator = _verificator(config)
+    assert cache(verificator, faces)[0] is False  # made
+    used, fresh = cache(verificator, faces)
+    assert used is True
+    np.testing.assert_allclose(np.load(path)["lightcnn"], fresh, atol=1e-5)
+    assert cache(verificator, faces[::-1].copy())[0] is False  # other faces (or another order)
+    keras.utils.set_random_seed(5)
+    assert cache(_verificator(config), faces[::-1].copy())[0] is False  # another V gives other rows
+
+
 def test_the_discriminators_receptive_field_comes_from_the_config():
     from ppgan_tf.models import receptive_field
 

@@ -1,5 +1,6 @@
 """Training G and D against a frozen verificator: the PP-GAN step and loop."""
 
+import hashlib
 import os
 import time
 
@@ -189,26 +190,59 @@ class PPGANTrainer:
             return tf.gather(cache, batch["face_indices"] * 2 + tf.cast(batch["flipped"], tf.int64))
         return self.verificators[name](self._verificator_view(real), training=False)
 
-    def cache_real_embeddings(self, images_uint8, batch_size=64):
+    def cache_real_embeddings(self, images_uint8, batch_size=64, path=None):
         """Embeds every training face and its mirror once with each frozen verificator.
 
         The real faces' embeddings then come from a table indexed by the
         batch's "face_indices" and "flipped" (`pipeline.gan_dataset`) instead of
         a forward pass each step: the same values, since V is frozen and the
         flip is the only change the pipeline makes to a real face.
+
+        Args:
+            images_uint8: the training faces, in the order the dataset indexes them.
+            batch_size: faces embedded at once.
+            path: an .npz file keeping the table for a resumed run; it is used
+                when it was made from the same faces and the verificators
+                still give its first rows, else rebuilt. Returns True if used.
         """
-        cached = {}
-        for name, verificator in self.verificators.items():
-            embed = tf.function(lambda faces, v=verificator: tf.cast(
-                v(self._verificator_view(faces), training=False), tf.float32))
-            rows = []
-            for start in range(0, len(images_uint8), batch_size):
-                faces = pipeline.to_model_range(images_uint8[start:start + batch_size])
-                both = tf.stack([faces, tf.reverse(faces, [2])], axis=1)  # [n, 2 (as is, mirrored), H, W, C]
-                rows.append(embed(tf.reshape(both, [-1, *faces.shape[1:]])))
-            cached[name] = tf.concat(rows, axis=0)  # row 2i: face i, row 2i + 1: its mirror
-        self._cached_real_embeddings = cached
+        digest = hashlib.sha256(np.ascontiguousarray(images_uint8).tobytes()).hexdigest()
+        table = self._stored_real_embeddings(path, digest, images_uint8) if path else None
+        loaded = table is not None
+        if not loaded:
+            table = {name: self._embed_with_mirrors(name, images_uint8, batch_size) for name in self.verificators}
+            if path:
+                partial = f"{path}.partial.npz"
+                np.savez(partial, faces_sha256=digest, **table)
+                os.replace(partial, path)
+        self._cached_real_embeddings = {name: tf.constant(rows) for name, rows in table.items()}
         self._distributed_step = None  # retrace: the step reads the new table
+        return loaded
+
+    def _embed_with_mirrors(self, name, images_uint8, batch_size=64):
+        """float32 rows 2i (face i) and 2i + 1 (its mirror) of the verificator `name`."""
+        verificator = self.verificators[name]
+        embed = tf.function(lambda faces: tf.cast(verificator(self._verificator_view(faces), training=False),
+                                                  tf.float32))
+        rows = []
+        for start in range(0, len(images_uint8), batch_size):
+            faces = pipeline.to_model_range(images_uint8[start:start + batch_size])
+            both = tf.stack([faces, tf.reverse(faces, [2])], axis=1)  # [n, 2 (as is, mirrored), H, W, C]
+            rows.append(embed(tf.reshape(both, [-1, *faces.shape[1:]])).numpy())
+        return np.concatenate(rows)
+
+    def _stored_real_embeddings(self, path, digest, images_uint8, checked_faces=4, tolerance=0.05):
+        """The table stored at `path` if it belongs to these faces and verificators, else None."""
+        if not os.path.exists(path):
+            return None
+        with np.load(path) as stored:
+            if str(stored["faces_sha256"]) != digest or set(stored.files) != {"faces_sha256", *self.verificators}:
+                return None
+            table = {name: stored[name] for name in self.verificators}
+        for name, rows in table.items():  # a verificator changed since (new V, new code) gives other rows
+            fresh = self._embed_with_mirrors(name, images_uint8[:checked_faces])
+            if rows.shape[0] != 2 * len(images_uint8) or np.abs(fresh - rows[:len(fresh)]).max() > tolerance:
+                return None
+        return table
 
     def _real_logits_and_r1(self, real):
         """D's logits on the real faces, and the per-example R1 penalty (0 without `r1_weight`)."""
@@ -275,9 +309,9 @@ class PPGANTrainer:
         if start:
             log(f"resuming from step {start}")
         started = time.perf_counter()
-        self.cache_real_embeddings(train_images)
-        log(f"embedded the {len(train_images)} training faces and their mirrors for L_verif "
-            f"in {time.perf_counter() - started:.0f} s")
+        stored = self.cache_real_embeddings(train_images, path=os.path.join(workdir, layout.REAL_EMBEDDINGS))
+        log(f"{'read' if stored else 'embedded'} the verificators' embeddings of the {len(train_images)} training "
+            f"faces and their mirrors in {time.perf_counter() - started:.0f} s")
         dataset = pipeline.gan_dataset(
             train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip
         )
