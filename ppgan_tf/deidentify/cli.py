@@ -43,7 +43,8 @@ def parse_args(argv):
                         help=f"distance the guard must see, as a multiple of its recogniser's threshold "
                              f"(default {GUARD_MARGIN})")
     parser.add_argument("--guard-retry", choices=GUARD_RETRIES, default="chain",
-                        help="a retry regenerates from the last generated face (chain, default) or the original (resample)")
+                        help="a retry regenerates from the last generated face (chain, default) "
+                             "or from the original (resample)")
     parser.add_argument("--no-guard", action="store_true", help="do not check generated faces with a recogniser")
     parser.add_argument("--guard-with", choices=("sface", "verificator"), default="sface",
                         help="the guard's recogniser: SFace (default) or the model's own verificator")

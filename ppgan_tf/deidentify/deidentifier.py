@@ -72,7 +72,8 @@ class Deidentifier:
     """
 
     def __init__(self, model=None, replacewith="ppgan", threshold=None, min_face_size=20, max_side=1280,
-                 margin=0.2, guard=True, guard_with="sface", guard_tries=GUARD_TRIES, guard_margin=GUARD_MARGIN, guard_retry="chain", fallback="blur", fail_mode="solid",
+                 margin=0.2, guard=True, guard_with="sface", guard_tries=GUARD_TRIES, guard_margin=GUARD_MARGIN,
+                 guard_retry="chain", fallback="blur", fail_mode="solid",
                  draw_boxes=False, backend=None, detector=None, detector_name="yunet"):
         if replacewith not in MODES:
             raise ValueError(f"replacewith={replacewith!r}: choose from {MODES}")
