@@ -211,7 +211,7 @@ class PPGANTrainer:
         if not loaded:
             table = {name: self._embed_with_mirrors(name, images_uint8, batch_size) for name in self.verificators}
             if path:
-                partial = f"{path}.partial.npz"
+                partial = f"{path}.{os.getpid()}.partial.npz"  # workers of one run may write it at once
                 np.savez(partial, faces_sha256=digest, **table)
                 os.replace(partial, path)
         self._cached_real_embeddings = {name: tf.constant(rows) for name, rows in table.items()}
