@@ -14,7 +14,7 @@ trained against, beside the baselines. Writes WORKDIR/evaluation_photos_<dataset
 from absl import app, flags
 
 from ppgan_tf.config import RunConfig
-from ppgan_tf.deidentify.deidentifier import GUARD_MARGIN, GUARD_RETRIES, GUARD_TRIES, Deidentifier
+from ppgan_tf.deidentify.deidentifier import GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_TRIES, Deidentifier
 from ppgan_tf.evaluation import judges, photos
 from ppgan_tf.training import run
 
@@ -33,7 +33,7 @@ flags.DEFINE_string("out", None, "Report folder (default WORKDIR/evaluation_phot
 flags.DEFINE_integer("guard_tries", GUARD_TRIES, "Generations the guard may try per face before the blur.")
 flags.DEFINE_float("guard_margin", GUARD_MARGIN,
                    "Distance the guard's SFace must see, as a multiple of its threshold.")
-flags.DEFINE_enum("guard_retry", "chain", GUARD_RETRIES,
+flags.DEFINE_enum("guard_retry", GUARD_RETRY, GUARD_RETRIES,
                  "What the guard's retries generate from: the last generated face (chain) or the original.")
 flags.DEFINE_enum("route_detector", "mtcnn", ["mtcnn", "yunet"],
                   "The de-identifier's detector (ppgan-deidentify's default is yunet; mtcnn keeps earlier numbers "

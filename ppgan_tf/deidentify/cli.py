@@ -19,7 +19,7 @@ import time
 import tqdm
 
 from ppgan_tf.deidentify import files, media
-from ppgan_tf.deidentify.deidentifier import GUARD_MARGIN, GUARD_RETRIES, GUARD_TRIES, MODES, Deidentifier
+from ppgan_tf.deidentify.deidentifier import GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_TRIES, MODES, Deidentifier
 
 
 def parse_args(argv):
@@ -42,7 +42,7 @@ def parse_args(argv):
     parser.add_argument("--guard-margin", type=float, default=GUARD_MARGIN,
                         help=f"distance the guard must see, as a multiple of its recogniser's threshold "
                              f"(default {GUARD_MARGIN})")
-    parser.add_argument("--guard-retry", choices=GUARD_RETRIES, default="chain",
+    parser.add_argument("--guard-retry", choices=GUARD_RETRIES, default=GUARD_RETRY,
                         help="a retry regenerates from the last generated face (chain, default) "
                              "or from the original (resample)")
     parser.add_argument("--no-guard", action="store_true", help="do not check generated faces with a recogniser")

@@ -16,7 +16,7 @@ MODES = ("ppgan", "blur", "mosaic", "solid")
 GUARD_RETRIES = ("chain", "resample")
 # The guard's defaults, chosen on 200 held-out LFW photos (README: the pretrained model): five chained tries at 1.1x
 # SFace's threshold blurred 17 faces where three resampled tries at 1.0x blurred 49.
-GUARD_TRIES, GUARD_MARGIN = 5, 1.1
+GUARD_TRIES, GUARD_MARGIN, GUARD_RETRY = 5, 1.1, "chain"
 
 
 @dataclasses.dataclass
@@ -73,7 +73,7 @@ class Deidentifier:
 
     def __init__(self, model=None, replacewith="ppgan", threshold=None, min_face_size=20, max_side=1280,
                  margin=0.2, guard=True, guard_with="sface", guard_tries=GUARD_TRIES, guard_margin=GUARD_MARGIN,
-                 guard_retry="chain", fallback="blur", fail_mode="solid",
+                 guard_retry=GUARD_RETRY, fallback="blur", fail_mode="solid",
                  draw_boxes=False, backend=None, detector=None, detector_name="yunet"):
         if replacewith not in MODES:
             raise ValueError(f"replacewith={replacewith!r}: choose from {MODES}")

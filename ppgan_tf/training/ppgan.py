@@ -141,14 +141,11 @@ class PPGANTrainer:
             verificator_input = views.revert_regions(fake, real, batch["noise_seeds"], config.verif_revert_share)
             if config.verif_views:
                 verificator_input = views.random_views(verificator_input, batch["noise_seeds"])
-            if config.verif_grey:
-                verificator_input = views.grey(verificator_input)
             verif = tf.add_n([
                 losses.verificator_loss(
-                    self._real_embeddings(name, real, batch), verificator(verificator_input, training=False),
-                    config.margin,
+                    self._real_embeddings(name, real, batch), self._embed(name, verificator_input), config.margin
                 )
-                for name, verificator in self.verificators.items()
+                for name in self.verificators
             ]) / len(self.verificators)
             sim = losses.ssim_loss(real, fake)
             lambda_verif = losses.scheduled_lambda_verif(
@@ -180,15 +177,16 @@ class PPGANTrainer:
         # Sums over this replica divided by the global batch: summed over replicas, the mean.
         return {name: tf.reduce_sum(value) / global_batch for name, value in terms.items()}
 
-    def _verificator_view(self, real):
-        return views.grey(real) if self.config.verif_grey else real
+    def _embed(self, name, faces):
+        """The frozen verificator `name`'s embeddings of `faces` as L_verif shows them (grey with `verif_grey`)."""
+        return self.verificators[name](views.grey(faces) if self.config.verif_grey else faces, training=False)
 
     def _real_embeddings(self, name, real, batch):
         """V's embeddings of the batch's real faces: looked up when cached, else computed."""
         cache = self._cached_real_embeddings.get(name)
         if cache is not None and "face_indices" in batch:
             return tf.gather(cache, batch["face_indices"] * 2 + tf.cast(batch["flipped"], tf.int64))
-        return self.verificators[name](self._verificator_view(real), training=False)
+        return self._embed(name, real)
 
     def cache_real_embeddings(self, images_uint8, batch_size=64, path=None):
         """Embeds every training face and its mirror once with each frozen verificator.
@@ -205,7 +203,7 @@ class PPGANTrainer:
                 when it was made from the same faces and the verificators
                 still give its first rows, else rebuilt. Returns True if used.
         """
-        digest = hashlib.sha256(np.ascontiguousarray(images_uint8).tobytes()).hexdigest()
+        digest = hashlib.sha256(np.ascontiguousarray(images_uint8).tobytes()).hexdigest() if path else None
         table = self._stored_real_embeddings(path, digest, images_uint8) if path else None
         loaded = table is not None
         if not loaded:
@@ -220,9 +218,7 @@ class PPGANTrainer:
 
     def _embed_with_mirrors(self, name, images_uint8, batch_size=64):
         """float32 rows 2i (face i) and 2i + 1 (its mirror) of the verificator `name`."""
-        verificator = self.verificators[name]
-        embed = tf.function(lambda faces: tf.cast(verificator(self._verificator_view(faces), training=False),
-                                                  tf.float32))
+        embed = tf.function(lambda faces: tf.cast(self._embed(name, faces), tf.float32))
         rows = []
         for start in range(0, len(images_uint8), batch_size):
             faces = pipeline.to_model_range(images_uint8[start:start + batch_size])
