@@ -6,6 +6,7 @@ from conftest import synthetic_face
 from ppgan_tf.data.images import FaceSet
 from ppgan_tf.data.manifest import FaceRecord
 from ppgan_tf.evaluation import judges
+from ppgan_tf.faces import recognition
 from ppgan_tf.models import recognisers
 
 
@@ -74,7 +75,7 @@ def test_dlib_judge_tells_people_apart_on_real_faces(detector):
             face = detector.detect(photo)[0]
             crops.append(alignment.align_face(photo, face.landmarks, 150, 0.2).crop)
             people.append(person)
-    judge = recognisers.DlibRecogniser()
+    judge = recognition.DlibRecogniser()
     embeddings = judge.embed(np.stack(crops))
     assert embeddings.shape == (6, 128)
     distances = np.linalg.norm(embeddings[:, None] - embeddings[None], axis=-1)

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from ppgan_tf.data import manifest
-from ppgan_tf.faces import alignment
+from ppgan_tf.faces import alignment, recognition
 from ppgan_tf.faces.detection import FaceDetector
 from ppgan_tf import wheel_files
 from ppgan_tf.models import recognisers
@@ -26,21 +26,21 @@ def orl_faces():
         for photo in PHOTOS:
             rgb = cv2.cvtColor(cv2.imread(f"{root}/images/{person}/{photo}", cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2RGB)
             face = detector.detect(rgb)[0]
-            crops.append(alignment.align_face(rgb, face.landmarks, 128, recognisers.CROP_MARGIN).crop)
+            crops.append(alignment.align_face(rgb, face.landmarks, 128, recognition.CROP_MARGIN).crop)
     return np.stack(crops)
 
 
-@pytest.mark.parametrize("packaged", [recognisers.SFACE_FILE, recognisers.FACENET_FILE])
+@pytest.mark.parametrize("packaged", [recognition.SFACE_FILE, recognisers.FACENET_FILE])
 def test_packaged_files_match_their_checksums(packaged):
     path = wheel_files.packaged_file_path(packaged)
     assert wheel_files.sha256_of(path) == packaged.sha256
 
 
 def test_a_missing_package_or_altered_file_is_refused(tmp_path):
-    missing = dataclasses.replace(recognisers.SFACE_FILE, package="no_such_package_here")
+    missing = dataclasses.replace(recognition.SFACE_FILE, package="no_such_package_here")
     with pytest.raises(ImportError, match="pip install"):
         wheel_files.packaged_file_path(missing)
-    altered = dataclasses.replace(recognisers.SFACE_FILE, sha256="0" * 64)
+    altered = dataclasses.replace(recognition.SFACE_FILE, sha256="0" * 64)
     with pytest.raises(ValueError, match="sha256"):
         wheel_files.packaged_file_path(altered)
 
@@ -64,8 +64,8 @@ def test_sface_in_tensorflow_equals_the_onnx_file_under_onnxruntime(orl_faces):
     sface = recognisers.load_recogniser("sface")
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
-    session = onnxruntime.InferenceSession(recognisers.sface_onnx_bytes(sface.path), options)
-    low = recognisers.template_edge(recognisers.CROP_MARGIN)
+    session = onnxruntime.InferenceSession(recognition.sface_onnx_bytes(sface.path), options)
+    low = recognition.template_edge(recognition.CROP_MARGIN)
     crops = recognisers.template_crop(tf.cast(orl_faces, tf.float32) / 127.5 - 1.0, (low, low, 1 - low, 1 - low), 112)
     blobs = ((crops.numpy() + 1.0) * 127.5).transpose(0, 3, 1, 2).astype(np.float32)
     expected = np.concatenate([session.run(None, {"data": blob[None]})[0] for blob in blobs])
@@ -74,7 +74,7 @@ def test_sface_in_tensorflow_equals_the_onnx_file_under_onnxruntime(orl_faces):
 
 
 def test_sface_under_opencv_gives_the_tf_sfaces_embeddings_for_grey_and_rgb_faces(orl_faces):
-    sface, opencv = recognisers.load_recogniser("sface"), recognisers.SFaceOpenCV()
+    sface, opencv = recognisers.load_recogniser("sface"), recognition.SFaceOpenCV()
     grey = np.ascontiguousarray(orl_faces[..., :1])
     tinted = (orl_faces * np.array([1.0, 0.8, 0.6])).astype(np.uint8)  # channels differ: their order matters
     for faces in (grey, tinted):

@@ -10,7 +10,6 @@ import io
 import cv2
 import numpy as np
 import PIL.Image
-import tensorflow as tf
 
 MIN_SIDE = 16  # Smaller images hold no usable face.
 MAX_PIXELS = 200_000_000  # Larger ones are refused before decoding.
@@ -77,6 +76,8 @@ def decode_image(path, channels):
     Raises:
         ImageError: unreadable, empty, undecodable, too small or too large.
     """
+    import tensorflow as tf  # only for gfile; the de-identifier reads photos without loading TensorFlow
+
     try:
         # gfile reads local paths and cloud storage (gs://, s3://) alike.
         with tf.io.gfile.GFile(path, "rb") as f:

@@ -116,9 +116,9 @@ class Deidentifier:
                                  "(use guard_with='sface', or guard=False to go without)")
             return self.backend
         if guard_with == "sface":
-            from ppgan_tf.models import recognisers
+            from ppgan_tf.faces.recognition import SFaceOpenCV
 
-            return recognisers.SFaceOpenCV(margin=margin)  # SFace's embeddings, 1.7x faster than through TF
+            return SFaceOpenCV(margin=margin)  # SFace's embeddings, 1.7x faster than through TF
         if hasattr(guard_with, "embed") and hasattr(guard_with, "threshold"):
             return guard_with
         raise ValueError(f"guard_with={guard_with!r}: 'sface', 'verificator' or an object with embed and threshold")

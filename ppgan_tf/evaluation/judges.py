@@ -3,7 +3,7 @@
 - `FaceNetJudge`: a FaceNet-style residual embedding network, a different
   architecture from the training verificator, trained with the batch-hard
   triplet loss on the training split only (the paper fine-tunes FaceNet).
-dlib's ResNet (`ppgan_tf.models.recognisers.DlibRecogniser`) and the pretrained
+dlib's ResNet (`ppgan_tf.faces.recognition.DlibRecogniser`) and the pretrained
 recognisers are the other judges. All map aligned uint8 faces to embeddings;
 their thresholds are distances. `build_judges` is the registry the evaluation
 takes judges from, by name (`JUDGES`).
@@ -19,6 +19,7 @@ import tensorflow as tf
 import tqdm
 
 from ppgan_tf.data import pipeline
+from ppgan_tf.faces import recognition
 from ppgan_tf.models import recognisers
 from ppgan_tf.training import verificator_pretraining
 
@@ -208,7 +209,7 @@ def _triplet(context):
 
 
 def _dlib(context):
-    judge = recognisers.DlibRecogniser()
+    judge = recognition.DlibRecogniser()
     return Judge("dlib", judge, judge.PUBLISHED_THRESHOLD)
 
 

@@ -1,1 +1,1 @@
-"""Faces in real photos: detection (MTCNN), 5-point alignment and its inverse."""
+"""Faces in real photos: detection (MTCNN, YuNet), 5-point alignment and its inverse, recognition without TF."""

