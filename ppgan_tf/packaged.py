@@ -9,7 +9,7 @@ A packaged model is a folder (the shipped one: `ppgan_tf/pretrained/`):
     generator.float16.tflite  the same G (the same float16 weights) for TFLite: what `ppgan-deidentify` and
                               `Deidentifier()` run, without loading TensorFlow (optional: Keras otherwise)
     MODEL_CARD.md             what it is, what it was trained on and against, its numbers and limits
-    package_report.json       the float16-against-float32 check it was packaged with
+    package_report.json       the check against float32 (float16 Keras, TFLite) it was packaged with
 
 Weights are stored as arrays rather than `.keras` files so that float16
 halves the package and loading needs nothing but the model classes.
