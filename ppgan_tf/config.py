@@ -62,6 +62,9 @@ class RunConfig:
     verificator_teachers: str = _field("", "Pretrained recognisers V distils, e.g. 'sface' or 'sface+facenet' "
                                            "(ppgan_tf.models.recognisers); '' trains on identities alone.")
     distill_weight: float = _field(1.0, "Weight of the distillation loss beside the contrastive loss.")
+    verificator_blend_share: float = _field(0.0, "Share of V's distillation faces blended with another face (new "
+                                                 "exact targets from the teachers; needs verificator_teachers). A "
+                                                 "pair with a blended face leaves the contrastive loss.")
     margin: float = _field(2.0, "Contrastive margin on unit embeddings.")
     test_pairs: int = _field(600, "Test pairs (half positive) for accuracy and its 10-fold threshold.")
 
@@ -133,6 +136,10 @@ class RunConfig:
                 raise ValueError(f"{name}={getattr(self, name)!r}: unknown {unknown}; choose from {allowed}")
         if not split_names(self.verificators):
             raise ValueError("verificators is empty: name at least one, e.g. 'lightcnn'")
+        if not 0.0 <= self.verificator_blend_share <= 1.0:
+            raise ValueError(f"verificator_blend_share={self.verificator_blend_share}: a share, in [0, 1]")
+        if self.verificator_blend_share and not split_names(self.verificator_teachers):
+            raise ValueError("verificator_blend_share needs verificator_teachers: a blend has no identity to learn")
         if not 0.0 <= self.verif_revert_share <= 1.0:
             raise ValueError(f"verif_revert_share={self.verif_revert_share}: a share, in [0, 1]")
         if self.r1_weight < 0:

@@ -53,6 +53,23 @@ def test_distillation_run_trains_and_names_its_teachers(faces, monkeypatch, tmp_
     assert saved["teachers"] == ["sface"] and verificator.embedding_dim == config.embedding_dim
 
 
+def test_blended_distillation_faces_train_and_leave_the_contrastive_loss(faces, monkeypatch, tmp_path):
+    """With every face blended no pair keeps its label: the contrastive term is gone and distillation alone trains V."""
+    monkeypatch.setattr(verificator_pretraining.recognisers, "load_recogniser", lambda name: _Teacher())
+    train, test = faces
+    runs = {}
+    for name, changes in (("blended", dict(verificator_blend_share=1.0)),
+                          ("blended_no_contrastive_weight", dict(verificator_blend_share=1.0, margin=0.5))):
+        config = tiny_config(verificator_teachers="sface", verificator_steps=2, **changes)
+        verificator_pretraining.train_verificator(config, train, test, str(tmp_path / name), log=lambda *_: None)
+        runs[name] = _weights(str(tmp_path / name))
+    # The margin only acts through the contrastive loss: with every pair blended it changes nothing.
+    for first, second in zip(runs["blended"], runs["blended_no_contrastive_weight"]):
+        np.testing.assert_allclose(first, second, atol=1e-6)
+    with pytest.raises(ValueError, match="needs verificator_teachers"):
+        tiny_config(verificator_blend_share=0.5)
+
+
 def _weights(directory):
     verificator, _ = verificator_pretraining.load_verificator(directory)
     return [np.array(w) for w in verificator.get_weights()]

@@ -81,3 +81,23 @@ def test_reverted_regions_paste_one_rectangle_of_the_original_into_the_chosen_sh
         assert 0.25 * 32 <= len(rows) <= 0.65 * 32 and 0.25 * 32 <= len(columns) <= 0.65 * 32
     np.testing.assert_array_equal(views.revert_regions(fakes, originals, seeds, share=0.5).numpy(), mixed)
     np.testing.assert_array_equal(views.revert_regions(fakes, originals, seeds, share=0.0).numpy(), fakes)
+
+
+def test_blended_faces_lie_between_a_face_and_the_next_one_in_the_chosen_share():
+    faces = _faces(64)
+    seeds = tf.range(64, dtype=tf.int64)
+    mixed, blended = (t.numpy() for t in views.blended_faces(faces, seeds, share=0.5))
+    partners = np.roll(faces, -1, axis=0)
+    assert set(np.unique(blended)) <= {0.0, 1.0} and 20 <= blended.sum() <= 44  # about half
+    np.testing.assert_allclose(mixed[blended == 0], faces[blended == 0])
+    for face in np.flatnonzero(blended):  # on the segment from the face to its partner, one weight per face
+        weight = np.sum((mixed[face] - faces[face]) * (partners[face] - faces[face])) / np.sum(
+            np.square(partners[face] - faces[face]))
+        assert 0.0 <= weight < 1.0
+        np.testing.assert_allclose(mixed[face], faces[face] + weight * (partners[face] - faces[face]), atol=1e-5)
+    again, _ = views.blended_faces(faces, seeds, share=0.5)
+    np.testing.assert_array_equal(again.numpy(), mixed)
+    unchanged, none = views.blended_faces(faces, seeds, share=0.0)
+    np.testing.assert_array_equal(unchanged.numpy(), faces)
+    np.testing.assert_array_equal(none.numpy(), 0.0)
+

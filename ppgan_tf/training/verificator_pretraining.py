@@ -102,7 +102,11 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print, check
     thousand. A linear head maps V's embedding onto the teachers' (cosine
     loss), and V's own cosine similarities within the batch are pulled onto
     the teachers' (so its distances, which L_verif uses, follow theirs).
-    Both weigh `config.distill_weight`.
+    Both weigh `config.distill_weight`. With `config.verificator_blend_share`,
+    that share of the views is blended with another face first
+    (`views.blended_faces`): the teachers' embeddings of blends are targets
+    no training face gives, and pairs holding a blend leave the contrastive
+    loss (their label no longer holds).
 
     With `checkpoint_dir`, V, its head, the optimiser and the step are saved
     every `config.checkpoint_every` steps and a rerun resumes from the latest
@@ -141,14 +145,20 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print, check
 
     @tf.function
     def train_step(images_a, images_b, same, view_seeds):
+        labelled = tf.ones_like(tf.cast(same, tf.float32))  # pairs whose identity label still holds
         if targets_of is not None:
             both = views.random_views(tf.concat([images_a, images_b], axis=0), view_seeds)
+            if config.verificator_blend_share:
+                both, blended = views.blended_faces(both, view_seeds, config.verificator_blend_share)
+                blended_a, blended_b = tf.split(blended, 2)
+                labelled = (1.0 - blended_a) * (1.0 - blended_b)
             images_a, images_b = tf.split(both, 2)
             teacher = tf.stop_gradient(targets_of(both))
         with tf.GradientTape() as tape:
             embeddings_a = verificator(images_a, training=True)
             embeddings_b = verificator(images_b, training=True)
-            loss = tf.reduce_mean(losses.contrastive_loss(embeddings_a, embeddings_b, same, config.margin))
+            contrastive = losses.contrastive_loss(embeddings_a, embeddings_b, same, config.margin)
+            loss = tf.reduce_sum(contrastive * labelled) / tf.maximum(tf.reduce_sum(labelled), 1.0)
             if targets_of is not None:
                 student = tf.concat([embeddings_a, embeddings_b], axis=0)
                 distill = tf.reduce_mean(losses.embedding_distillation_loss(head(student), teacher))

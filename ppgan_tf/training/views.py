@@ -7,6 +7,8 @@ photometric view each step makes such patterns useless (they do not survive
 a small shift, blur or rescale), so the generator has to change what every
 view shows: the face itself. All operations are differentiable and
 vectorised; the randomness is a stateless function of each face's seed.
+Verificator pretraining uses the same views, and blends of two faces, as the
+inputs its teachers label.
 """
 
 import math
@@ -27,7 +29,7 @@ _PARAMETERS = 13  # uniforms drawn per face
 
 
 # Independent random streams drawn from one face seed.
-_VIEW_STREAM, _NOISE_STREAM, _REVERT_STREAM = 1, 2, 3
+_VIEW_STREAM, _NOISE_STREAM, _REVERT_STREAM, _BLEND_STREAM = 1, 2, 3, 4
 
 
 def _per_face(seeds, sample, shape, stream):
@@ -156,3 +158,30 @@ def revert_regions(fakes, originals, seeds, share):
     inside_y = tf.cast((grid[None] >= top[:, None]) & (grid[None] < (top + height)[:, None]), tf.float32)
     mask = (inside_y[:, :, None] * inside_x[:, None, :] * chosen[:, None, None])[..., None]
     return fakes + mask * (tf.cast(originals, tf.float32) - fakes)
+
+
+def blended_faces(images, seeds, share):
+    """In `share` of the faces, each blended with the next face of the batch by a uniform random weight.
+
+    For distillation (function matching, Beyer et al. 2022): a teacher's
+    embedding of a blend of two people is one more exact target, so the
+    student meets faces it has never seen instead of the same few thousand
+    training faces again.
+
+    Args:
+        images: float `[batch, size, size, channels]`.
+        seeds: int `[batch]`; whether and how much a face is blended depends on its seed alone.
+        share: expected share of blended faces, in [0, 1].
+
+    Returns:
+        (images, blended): the faces, and float32 `[batch]` 1 where a face was blended.
+
+    Example:
+    >>> faces, blended = blended_faces(views, view_seeds, share=0.5)
+    """
+    images = tf.cast(images, tf.float32)
+    u = _per_face(seeds, tf.random.stateless_uniform, [2], _BLEND_STREAM)
+    blended = tf.cast(u[:, 0] < share, tf.float32)
+    weight = (blended * u[:, 1])[:, None, None, None]
+    return images + weight * (tf.roll(images, shift=-1, axis=0) - images), blended
+
