@@ -8,57 +8,11 @@ Sends aligned face crops (PNG/JPEG) to the `deidentify_image_bytes`
 signature and writes the de-identified PNGs.
 """
 
-import base64
-import json
 import os
-import urllib.request
 
 from absl import app, flags
 
-SIGNATURE = "deidentify_image_bytes"
-
-
-def rest_request(images_bytes):
-    """The JSON body of a REST predict call: TF Serving's {"b64": ...} form for bytes."""
-    return {
-        "signature_name": SIGNATURE,
-        "instances": [{"image_bytes": {"b64": base64.b64encode(data).decode()}} for data in images_bytes],
-    }
-
-
-def parse_rest_response(body):
-    """PNG bytes from a REST predict response.
-
-    With one output TF Serving lists the values themselves ({"b64": ...});
-    with several, a dict per instance keyed by output name.
-    """
-    predictions = json.loads(body)["predictions"]
-    return [base64.b64decode((p["png"] if "png" in p else p)["b64"]) for p in predictions]
-
-
-def deidentify_rest(images_bytes, host="localhost", port=8501, model_name="ppgan", timeout=30):
-    url = f"http://{host}:{port}/v1/models/{model_name}:predict"
-    request = urllib.request.Request(
-        url, data=json.dumps(rest_request(images_bytes)).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return parse_rest_response(response.read())
-
-
-def deidentify_grpc(images_bytes, host="localhost", port=8500, model_name="ppgan", timeout=30):
-    import grpc
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
-
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = model_name
-    request.model_spec.signature_name = SIGNATURE
-    request.inputs["image_bytes"].CopyFrom(tf.make_tensor_proto(list(images_bytes), dtype=tf.string))
-    with grpc.insecure_channel(f"{host}:{port}") as channel:
-        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-        response = stub.Predict(request, timeout=timeout)
-    return list(tf.make_ndarray(response.outputs["png"]))
-
+from export.serving_requests import deidentify_grpc, deidentify_rest
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("images", None, "Aligned face images to de-identify.")
@@ -71,18 +25,34 @@ flags.DEFINE_string("model_name", "ppgan", "Model name in TF Serving.")
 
 def main(argv):
     del argv
-    images = []
+    os.makedirs(FLAGS.out, exist_ok=True)
+    paths, images, skipped = [], [], 0
     for path in FLAGS.images or []:
-        with open(path, "rb") as f:
-            images.append(f.read())
+        target = _target(path)
+        if os.path.exists(target) or target in map(_target, paths):
+            print(f"skipped {path}: {target} exists and is never overwritten")
+            skipped += 1
+            continue
+        try:
+            with open(path, "rb") as f:
+                images.append(f.read())
+        except OSError as error:
+            print(f"skipped {path}: {error.strerror or error}")
+            skipped += 1
+            continue
+        paths.append(path)
     call = deidentify_rest if FLAGS.protocol == "rest" else deidentify_grpc
     port = FLAGS.port or (8501 if FLAGS.protocol == "rest" else 8500)
-    os.makedirs(FLAGS.out, exist_ok=True)
-    for path, png in zip(FLAGS.images, call(images, FLAGS.host, port, FLAGS.model_name)):
-        target = os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0] + ".png")
-        with open(target, "wb") as f:
+    for path, png in zip(paths, call(images, FLAGS.host, port, FLAGS.model_name) if images else []):
+        with open(_target(path), "xb") as f:
             f.write(png)
-        print(target)
+        print(_target(path))
+    if skipped:
+        print(f"{skipped} image(s) skipped")
+
+
+def _target(path):
+    return os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0] + ".png")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import tiny_config
-from export import blessing, exporter, savedmodel, tflite
+from export import blessing, exporter, savedmodel, serving_requests, tflite
 from ppgan_tf import layout, models  # noqa: F401  (models registers the classes generator.keras needs)
 from ppgan_tf.data import pipeline
 from ppgan_tf.deidentify import backends
@@ -238,22 +238,21 @@ def test_a_failed_push_leaves_the_serving_base_untouched(tiny_export, tmp_path, 
     assert os.path.exists(os.path.join(existing, "saved_model.pb"))
 
 
-def test_the_rest_client_speaks_tf_servings_json(tiny_export):
-    """A stand-in for TF Serving's REST predict API, answering with the real signature."""
+@pytest.fixture
+def stand_in_serving(tiny_export):
+    """A stand-in for TF Serving's REST predict API, answering with the real signature: (port, requests seen)."""
     import base64
     import http.server
     import threading
 
-    from export import serving_client
-
     workdir, report = tiny_export
-    signature = tf.saved_model.load(_serving_dir(workdir, report)).signatures[serving_client.SIGNATURE]
-    seen = {}
+    signature = tf.saved_model.load(_serving_dir(workdir, report)).signatures[serving_requests.SIGNATURE]
+    seen = []
 
     class Predict(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.update(path=self.path, signature=body["signature_name"])
+            seen.append({"path": self.path, "signature": body["signature_name"], "images": len(body["instances"])})
             data = [base64.b64decode(i["image_bytes"]["b64"]) for i in body["instances"]]
             pngs = signature(image_bytes=tf.constant(data))["png"].numpy()
             answer = {"predictions": [{"b64": base64.b64encode(p).decode()} for p in pngs]}
@@ -265,15 +264,36 @@ def test_the_rest_client_speaks_tf_servings_json(tiny_export):
             pass
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Predict)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        face = cv2.imencode(".png", _faces(1)[0])[1].tobytes()
-        pngs = serving_client.deidentify_rest([face, face], "127.0.0.1", server.server_port, "ppgan", timeout=60)
-    finally:
-        server.shutdown()
-    assert seen == {"path": "/v1/models/ppgan:predict", "signature": "deidentify_image_bytes"}
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_port, seen
+    server.shutdown()
+
+
+def test_the_rest_client_speaks_tf_servings_json(stand_in_serving):
+    port, seen = stand_in_serving
+    face = cv2.imencode(".png", _faces(1)[0])[1].tobytes()
+    pngs = serving_requests.deidentify_rest([face, face], "127.0.0.1", port, "ppgan", timeout=60)
+    assert seen == [{"path": "/v1/models/ppgan:predict", "signature": "deidentify_image_bytes", "images": 2}]
     assert [cv2.imdecode(np.frombuffer(p, np.uint8), cv2.IMREAD_UNCHANGED).shape for p in pngs] == [(32, 32)] * 2
+
+
+def test_the_serving_client_skips_unreadable_images_and_never_overwrites(stand_in_serving, tmp_path):
+    from conftest import run_cli
+
+    port, seen = stand_in_serving
+    faces = _faces(2)
+    for name, face in zip(["new", "kept"], faces):
+        cv2.imwrite(str(tmp_path / f"{name}.png"), face)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kept.png").write_bytes(b"earlier result")
+    images = ",".join(str(tmp_path / name) for name in ["new.png", "kept.png", "missing.png"])
+    printed = run_cli([sys.executable, "-m", "export.serving_client", f"--images={images}", f"--out={out}",
+                       "--host=127.0.0.1", f"--port={port}"])
+    assert (out / "kept.png").read_bytes() == b"earlier result"
+    assert "kept.png exists and is never overwritten" in printed and "skipped " + str(tmp_path / "missing.png") in printed
+    assert cv2.imread(str(out / "new.png"), cv2.IMREAD_UNCHANGED).shape == (32, 32)
+    assert [request["images"] for request in seen] == [1] and "2 image(s) skipped" in printed
 
 
 def test_a_mixed_precision_generator_is_exported_from_a_float32_copy():

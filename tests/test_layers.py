@@ -19,10 +19,10 @@ def _stated_layers():
     return levels
 
 
-def _modules():
-    """{module name: path} of every Python module of the project's packages."""
+def _modules(packages=PACKAGES):
+    """{module name: path} of every Python module of the given folders."""
     modules = {}
-    for package in PACKAGES:
+    for package in packages:
         for folder, _, files in os.walk(os.path.join(ROOT, package)):
             for name in files:
                 if name.endswith(".py"):
@@ -96,6 +96,26 @@ def test_no_import_cycle_between_modules_or_units():
         unit_graph.setdefault(unit, set()).update({_unit(m, levels) for m in imported} - {unit})
     assert not _cycles(module_graph), f"module import cycles through: {_cycles(module_graph)}"
     assert not _cycles(unit_graph), f"unit import cycles through: {_cycles(unit_graph)}"
+
+
+def _defines_flags_on_import(path):
+    """Whether a module defines absl flags in its body: an entry point, which no other module may import
+    (two entry points in one process define the same flag twice and the second import fails)."""
+    for node in ast.parse(open(path, encoding="utf-8").read()).body:
+        call = node.value if isinstance(node, ast.Expr) else None
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr.startswith("DEFINE"):
+            return True
+    return False
+
+
+def test_no_module_or_test_imports_an_entry_point():
+    modules = _modules()
+    entry_points = {module for module, path in modules.items() if _defines_flags_on_import(path)}
+    assert {"trainers.train_ppgan", "export.package_model", "export.serving_client"} <= entry_points
+    importers = _modules((*PACKAGES, "tests"))
+    found = [f"{module} -> {imported}" for module, path in importers.items()
+             for imported in _imports(path, modules) & entry_points if imported != module]
+    assert not found, "entry points imported as libraries: " + ", ".join(sorted(found))
 
 
 def test_the_layering_check_catches_an_upward_import(tmp_path):

@@ -62,7 +62,7 @@ def test_a_packaged_model_folder_is_a_model_for_the_deidentifier(package, detect
 
 
 def test_the_deidentifier_runs_the_packages_tflite_generator_with_the_keras_generators_faces(package):
-    from export.package_model import add_portable_generator
+    from export.packaging import add_portable_generator
 
     directory, _, _ = package
     add_portable_generator(directory)
