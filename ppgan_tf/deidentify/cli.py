@@ -120,7 +120,7 @@ def plan_jobs(inputs, output, log):
             jobs.append(Job(item, target, media.kind_of(item)))
     jobs, problems = _refuse_clashes(jobs, problems)
     for path, problem in problems.items():
-        log(f"skipped {path}: {problem}")
+        log(f"failed {path}: {problem}")
     return jobs, problems
 
 
