@@ -94,6 +94,33 @@ def test_recognisers_pass_gradients_to_the_faces(orl_faces, name):
     assert gradient is not None and float(tf.reduce_max(tf.abs(gradient))) > 0
 
 
+def test_sface_in_bfloat16_casts_its_weights_once_and_embeds_as_when_casting_every_call(orl_faces):
+    import keras
+
+    sface = recognisers.SFace()
+    faces = tf.cast(orl_faces[:4], tf.float32) / 127.5 - 1.0
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        # Two traced functions: the cached weights must be usable by both (eager constants, not graph tensors).
+        first, second = (tf.function(lambda x: sface(x))(faces) for _ in range(2))
+
+        def cast_every_call(x):
+            x = tf.cast((recognisers.template_crop(x, sface._box, 112) + 1.0) * 127.5, tf.bfloat16)
+            for op, params in sface._program:
+                x = op(x, *params)
+            return tf.math.l2_normalize(tf.cast(x, tf.float32), axis=-1)
+
+        expected = tf.function(cast_every_call)(faces)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    weights = [p for _, params in sface._program_in("bfloat16") for p in params if isinstance(p, tf.Tensor)]
+    assert weights and all(w.dtype == tf.bfloat16 for w in weights)
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(second, expected)
+    # bfloat16 changes the embeddings a little, not the person.
+    assert float(tf.reduce_min(tf.reduce_sum(first * sface(faces), axis=1))) > 0.99
+
+
 def test_grey_faces_are_embedded_as_rgb(orl_faces):
     sface = recognisers.load_recogniser("sface")
     grey = orl_faces[..., :1]
