@@ -1,7 +1,8 @@
 r"""PP-GAN's training step and input pipeline: images a second under each precision and compiler setting.
 
     python -m benchmarks.training --workdir=runs/shipped --out=runs/bench/training.json \
-        [--variants=float32,mixed_bfloat16,mixed_bfloat16+cached,mixed_bfloat16+autoclustering,...] [--steps=8]
+        [--variants=float32,mixed_bfloat16,mixed_bfloat16+cached,mixed_bfloat16+autoclustering,...] [--steps=8] \
+        [--rounds=3]
 
 WORKDIR's `config.json` gives the recipe (sizes, batch, what G trains
 against, views, D); the weights are fresh (speed does not depend on them) and
@@ -14,6 +15,9 @@ the trainer's per-replica step (one G and `discriminator_steps` D updates).
 (`PPGANTrainer.cache_real_embeddings`, as `fit` does), so the step embeds only the generated ones.
 The input pipeline (`pipeline.gan_dataset`) is timed alone, batches drawn and
 nothing else. A variant that cannot run (XLA lacks an op) is reported with its error.
+With `--rounds=N` every variant is timed N times, in turn; the table gives each
+one's median and its speed-up over the first variant (the median of the
+per-round ratios: runs of one process vary by a quarter on a shared machine).
 """
 
 import json
@@ -26,7 +30,7 @@ import time
 import numpy as np
 from absl import app, flags
 
-from benchmarks import write_json
+from benchmarks import rounds_summary, write_json
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A run whose config.json gives the recipe.")
@@ -35,6 +39,7 @@ flags.DEFINE_list("variants", ["float32", "mixed_bfloat16", "mixed_bfloat16+cach
                                 "mixed_bfloat16+cached+autoclustering", "mixed_bfloat16+cached+xla"],
                   "precision[+cached][+autoclustering|+xla] per variant.")
 flags.DEFINE_integer("steps", 8, "Timed steps per variant.")
+flags.DEFINE_integer("rounds", 1, "Times every variant is timed, in turn (the table compares within rounds).")
 flags.DEFINE_string("one_variant", None, "Internal: time this variant in this process and print its JSON.")
 flags.mark_flags_as_required(["workdir"])
 
@@ -86,6 +91,14 @@ def _time_variant(variant):
     return {"seconds_per_step": seconds, "images_per_second": config.batch_size / seconds}
 
 
+def _time_in_own_process(variant):
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.training", f"--workdir={FLAGS.workdir}", f"--steps={FLAGS.steps}",
+         f"--one_variant={variant}"], capture_output=True, text=True, check=False)
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if lines else {"error": (completed.stderr.strip().splitlines() or ["no output"])[-1]}
+
+
 def _time_input_pipeline(config, batches=200):
     from ppgan_tf.data import pipeline
 
@@ -109,13 +122,11 @@ def main(argv):
     from ppgan_tf import config as run_config
 
     config = run_config.RunConfig.load(FLAGS.workdir)
-    results = {}
-    for variant in FLAGS.variants:
-        completed = subprocess.run(
-            [sys.executable, "-m", "benchmarks.training", f"--workdir={FLAGS.workdir}", f"--steps={FLAGS.steps}",
-             f"--one_variant={variant}"], capture_output=True, text=True, check=False)
-        lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-        results[variant] = json.loads(lines[-1]) if lines else {"error": completed.stderr.strip().splitlines()[-1]}
+    rounds = [{variant: _time_in_own_process(variant) for variant in FLAGS.variants} for _ in range(FLAGS.rounds)]
+    results = rounds_summary(rounds)
+    for row in results.values():
+        if "error" not in row:
+            row["images_per_second"] = config.batch_size / row["seconds_per_step"]
     pipeline_rate = _time_input_pipeline(config)
     summary = {"workdir": FLAGS.workdir, "batch_size": config.batch_size, "image_size": config.image_size,
                "verificators": config.verificators, "cpu_count": os.cpu_count(), "variants": results,
@@ -123,13 +134,14 @@ def main(argv):
     write_json(FLAGS.out, summary)
     print(f"recipe of {FLAGS.workdir}: batch {config.batch_size}, {config.image_size} px, G against "
           f"{config.verificators}; input pipeline alone {pipeline_rate:.0f} images/s")
-    print("| variant | s/step | images/s |")
-    print("|---|---|---|")
+    print(f"| variant | s/step (median of {FLAGS.rounds}) | min-max | images/s | speed-up over {FLAGS.variants[0]} |")
+    print("|---|---|---|---|---|")
     for variant, row in results.items():
         if "error" in row:
-            print(f"| {variant} | - | - ({row['error'][:120]}) |")
+            print(f"| {variant} | - | - | - ({row['error'][:120]}) | - |")
         else:
-            print(f"| {variant} | {row['seconds_per_step']:.2f} | {row['images_per_second']:.1f} |")
+            print(f"| {variant} | {row['seconds_per_step']:.2f} | {row['min']:.2f}-{row['max']:.2f} | "
+                  f"{row['images_per_second']:.1f} | {row['speedup']:.2f} |")
 
 
 if __name__ == "__main__":

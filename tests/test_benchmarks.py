@@ -1,10 +1,11 @@
-"""The whole-photo benchmark: one command, a JSON with the photos' time split by stage and the guard's work."""
+"""The benchmarks: the whole-photo one's JSON (time split by stage, the guard's work); rounds compared within rounds."""
 
 import json
 import sys
 
 import cv2
 
+from benchmarks import rounds_summary
 from conftest import face_photo, run_cli
 
 
@@ -22,3 +23,14 @@ def test_the_photo_benchmark_times_every_stage_and_counts_the_guards_work(tmp_pa
     stages = results["stage_seconds"]
     assert stages["generation"] > 0 and stages["guard"] > 0 and stages["detection"] > 0
     assert abs(sum(stages.values()) - results["photo_seconds"]) < 1e-6
+
+
+def test_variants_timed_in_rounds_are_compared_within_each_round():
+    # The machine slows down by half in the second round: the ratio within rounds stays 2.
+    rounds = [{"old": {"seconds_per_step": 2.0}, "new": {"seconds_per_step": 1.0}, "xla": {"error": "no kernel"}},
+              {"old": {"seconds_per_step": 3.0}, "new": {"seconds_per_step": 1.5}, "xla": {"error": "no kernel"}},
+              {"old": {"seconds_per_step": 2.2}, "new": {"seconds_per_step": 1.0}, "xla": {"error": "no kernel"}}]
+    summary = rounds_summary(rounds)
+    assert summary["new"]["speedup"] == 2.0 and summary["old"]["speedup"] == 1.0
+    assert summary["new"]["seconds_per_step"] == 1.0 and (summary["new"]["min"], summary["new"]["max"]) == (1.0, 1.5)
+    assert summary["old"]["rounds"] == [2.0, 3.0, 2.2] and summary["xla"] == {"error": "no kernel"}
