@@ -104,6 +104,9 @@ class RunConfig:
     keep_checkpoints: int = _field(3, "Checkpoints kept.")
     summary_every: int = _field(20, "Steps between TensorBoard scalars.")
     sample_every: int = _field(200, "Steps between sample grids (PNG and TensorBoard).")
+    monitor_faces: int = _field(0, "Held-out faces judged at every sample grid (0: none): SSIM, de-identification by "
+                                   "the recognisers G trains against and by dlib if installed, MTCNN detection of the "
+                                   "outputs; logged to TensorBoard and WORKDIR/monitor.jsonl.")
 
     def validate(self):
         """Raises ValueError naming the first field that cannot work."""
@@ -123,6 +126,8 @@ class RunConfig:
             raise ValueError(f"channels={self.channels}: must be 1 or 3")
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"test_fraction={self.test_fraction}: must be in (0, 1)")
+        if self.monitor_faces < 0:
+            raise ValueError(f"monitor_faces={self.monitor_faces}: must be 0 (none) or positive")
         if not 0.0 < self.crop_fraction <= 1.0:
             raise ValueError(f"crop_fraction={self.crop_fraction}: must be in (0, 1]")
         for name in ("steps", "batch_size", "verificator_batch_size", "checkpoint_every", "discriminator_steps",
@@ -228,6 +233,7 @@ PRESETS["shipped"] = {
     "checkpoint_every": 250,
     "sample_every": 500,
     "summary_every": 50,
+    "monitor_faces": 64,
 }
 
 

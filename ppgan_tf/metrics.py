@@ -152,6 +152,10 @@ def false_rejection_rate(embeddings_a, embeddings_b, threshold):
     return deidentification_rate(embeddings_a, embeddings_b, threshold)
 
 
+# The paper's padded detection (Tables 3-5): 50 black pixels around each face crop, so the detector sees a whole face.
+DETECTION_PADDING = 50
+
+
 def detection_rate(images_uint8, detector, padding=0):
     """Share of face images in which the detector finds a face, optionally after zero padding (Tables 3-5)."""
     found = 0

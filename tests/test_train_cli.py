@@ -24,7 +24,8 @@ def test_a_whole_run_leaves_everything_in_its_workdir(tmp_path):
     with open(os.path.join(os.path.dirname(data), "images/p0/0.png"), "wb") as f:
         f.write(b"\xff\xd8 broken")
     workdir = str(tmp_path / "run")
-    output = run_cli(cli_command("trainers.train_ppgan", workdir, data, "--steps=4", "--sample_every=2"))
+    output = run_cli(cli_command("trainers.train_ppgan", workdir, data, "--steps=4", "--sample_every=2",
+                                 "--monitor_faces=4"))
     for name in ("config.json", "split.json", "verificator/verificator.keras",
                  "verificator/verificator.json", "generator.keras", "metrics.json",
                  "samples/step_0000002.png", "samples/step_0000004.png"):
@@ -44,6 +45,14 @@ def test_a_whole_run_leaves_everything_in_its_workdir(tmp_path):
     assert metrics["images_per_second"] > 0
     assert metrics["skipped_files"] == {"images/p0/0.png": "not a decodable image (corrupt, truncated or unsupported format)"}
     assert "skipped 1 files" in output and workdir in output
+    # Held-out faces judged with every sample grid: what a long run is watched by.
+    with open(os.path.join(workdir, "monitor.jsonl")) as f:
+        monitored = [json.loads(line) for line in f]
+    assert [line["step"] for line in monitored] == [2, 4]
+    for line in monitored:
+        assert {"ssim", "deid_rate_own_verificator", "deid_rate_dlib", "detection_rate_padded"} <= set(line)
+        assert 0.0 <= line["detection_rate"] <= 1.0 and 0.0 <= line["detection_rate_padded"] <= 1.0
+    assert "monitor.jsonl" in output
     # Rerunning a finished run trains nothing more.
     again = run_cli(cli_command("trainers.train_ppgan", workdir, data, "--steps=4"))
     assert "nothing to train" in again

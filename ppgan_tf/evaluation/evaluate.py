@@ -24,7 +24,6 @@ from ppgan_tf.evaluation.report import write_report
 from ppgan_tf.training import run
 
 EVALUATION_SUBDIR = "evaluation"
-PADDING = 50
 
 
 def gallery_split(identities):
@@ -137,10 +136,11 @@ def method_row(originals, outputs, identities, judged, detector=None, second_det
             row[f"{name}_{key}"] = value
     if detector is not None:
         row["detection_rate"] = metrics.detection_rate(outputs, detector)
-        row["detection_rate_padded"] = metrics.detection_rate(outputs, detector, PADDING)
+        row["detection_rate_padded"] = metrics.detection_rate(outputs, detector, metrics.DETECTION_PADDING)
     if second_detector is not None:
         row["second_detection_rate"] = metrics.detection_rate(outputs, second_detector)
-        row["second_detection_rate_padded"] = metrics.detection_rate(outputs, second_detector, PADDING)
+        row["second_detection_rate_padded"] = metrics.detection_rate(
+            outputs, second_detector, metrics.DETECTION_PADDING)
     return row
 
 
@@ -340,6 +340,7 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
     }
     if detector is not None:
         report["original_detection_rate"] = metrics.detection_rate(test.images, detector)
-        report["original_detection_rate_padded"] = metrics.detection_rate(test.images, detector, PADDING)
+        report["original_detection_rate_padded"] = metrics.detection_rate(
+            test.images, detector, metrics.DETECTION_PADDING)
     write_report(report, out)
     return report

@@ -117,11 +117,12 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
     }
     if detector is not None:
         report["original_detection_rate"] = metrics.detection_rate(originals, detector)
-        report["original_detection_rate_padded"] = metrics.detection_rate(originals, detector, evaluate.PADDING)
+        report["original_detection_rate_padded"] = metrics.detection_rate(
+            originals, detector, metrics.DETECTION_PADDING)
     if second_detector is not None:
         report["original_second_detection_rate"] = metrics.detection_rate(originals, second_detector)
         report["original_second_detection_rate_padded"] = metrics.detection_rate(
-            originals, second_detector, evaluate.PADDING)
+            originals, second_detector, metrics.DETECTION_PADDING)
     out = out or os.path.join(workdir, f"{PHOTOS_SUBDIR}_{dataset or 'data'}")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "report.json"), "w") as f:

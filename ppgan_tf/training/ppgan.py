@@ -1,6 +1,7 @@
 """Training G and D against a frozen verificator: the PP-GAN step and loop."""
 
 import hashlib
+import json
 import os
 import time
 
@@ -290,12 +291,15 @@ class PPGANTrainer:
 
     # === The loop ===
 
-    def fit(self, train_images, sample_images, workdir, chief=True, log=print):
+    def fit(self, train_images, sample_images, workdir, chief=True, log=print, monitor=None):
         """Trains from the latest checkpoint up to `config.steps`.
 
         Writes checkpoints, TensorBoard scalars and sample grids (PNG files
         under WORKDIR/samples and in TensorBoard); only the chief writes logs
-        and samples. Returns (steps trained now, images per second).
+        and samples. With each grid, `monitor()` (a dict of numbers, e.g.
+        `run.generator_monitor`) is logged to TensorBoard and appended to
+        WORKDIR/monitor.jsonl, so a run of days shows where it is going.
+        Returns (steps trained now, images per second).
         """
         config = self.config
         start = self.restore_latest()
@@ -341,12 +345,23 @@ class PPGANTrainer:
                     tf.summary.scalar("speed/images_per_second", images_per_second)
             if chief and (step % config.sample_every == 0 or step == config.steps):
                 self.write_samples(sample_images, sample_seeds, workdir, step, writer)
+                if monitor is not None:
+                    self.write_monitor(monitor(), workdir, step, writer)
             if step % config.checkpoint_every == 0 or step == config.steps:
                 self.save_checkpoint()
         progress.close()
         if writer:
             writer.flush()
         return config.steps - start, (timed_images / timed_seconds if timed_seconds else 0.0)
+
+    def write_monitor(self, values, workdir, step, writer=None):
+        """Appends `{"step": step, **values}` to WORKDIR/monitor.jsonl and logs the values as monitor/<name>."""
+        with open(os.path.join(workdir, layout.MONITOR), "a") as f:
+            f.write(json.dumps({"step": step, **values}) + "\n")
+        if writer:
+            with writer.as_default(step=step):
+                for name, value in values.items():
+                    tf.summary.scalar(f"monitor/{name}", value)
 
     def write_samples(self, images_uint8, noise_seeds, workdir, step, writer=None):
         fakes = self.deidentify(images_uint8, noise_seeds)

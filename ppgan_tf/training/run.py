@@ -108,28 +108,45 @@ def dlib_judge_or_none(log=print):
         return None
 
 
-def evaluate_generator(trainer, verificator, threshold, test_faces, seed=0, judge=None):
-    """De-identification rates and SSIM of the generator on the test faces, noise fixed.
+def evaluate_generator(trainer, verificator, threshold, faces_uint8, seed=0, judge=None, detector=None):
+    """De-identification rates and SSIM of the generator on held-out faces, noise fixed.
 
     `deid_rate_own_verificator` is measured by the run's own V, which G
     trained against: it says what G learnt, not how private its faces are.
     Each pretrained recogniser G trained against gives `deid_rate_<name>` (at
     its published threshold); an independent `judge` (dlib) gives
-    `deid_rate_<judge name>`.
+    `deid_rate_<judge name>`; a `detector` (MTCNN) gives the share of outputs
+    in which it finds a face, as they are and padded (`detection_rate`,
+    `detection_rate_padded`): whether the outputs still look like faces.
     """
-    noise_seeds = run_seeds(len(test_faces.images), seed)
-    fakes = trainer.deidentify(test_faces.images, noise_seeds)
-    ssim = metrics.ssim_of_uint8(test_faces.images, fakes)
+    noise_seeds = run_seeds(len(faces_uint8), seed)
+    fakes = trainer.deidentify(faces_uint8, noise_seeds)
+    ssim = metrics.ssim_of_uint8(faces_uint8, fakes)
     scorers = [("own_verificator", lambda images: verificator_pretraining.embed(verificator, images), threshold)]
     scorers += [(name, recogniser.embed, recogniser.threshold)
                 for name, recogniser in trainer.verificators.items() if name != "lightcnn"]
     if judge is not None:
         scorers.append((judge.name, judge.embed, judge.threshold))
     rates = {
-        f"deid_rate_{name}": metrics.deidentification_rate(embed(test_faces.images), embed(fakes), limit)
+        f"deid_rate_{name}": metrics.deidentification_rate(embed(faces_uint8), embed(fakes), limit)
         for name, embed, limit in scorers
     }
+    if detector is not None:
+        rates["detection_rate"] = metrics.detection_rate(fakes, detector)
+        rates["detection_rate_padded"] = metrics.detection_rate(fakes, detector, metrics.DETECTION_PADDING)
     return {**rates, "ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
+
+
+def generator_monitor(trainer, verificator, threshold, test, count, seed=0, log=print):
+    """A function of no arguments judging G on `count` held-out faces (many people), as `fit` calls it.
+
+    The judges are made once: dlib when installed, MTCNN for the detection rates.
+    """
+    from ppgan_tf.faces.detection import FaceDetector
+
+    faces = test.images[sample_indices(test.identities, count)]
+    judge, detector = dlib_judge_or_none(log), FaceDetector()
+    return lambda: evaluate_generator(trainer, verificator, threshold, faces, seed, judge=judge, detector=detector)
 
 
 def load_verificators(config, verificator):
@@ -175,15 +192,19 @@ def train_ppgan(config, workdir, log=print):
         f"training {config.setting} for {config.steps} steps, batch {config.batch_size}, "
         f"{strategy.num_replicas_in_sync} replica(s), precision {precision}"
     )
+    monitor = None
+    if chief and config.monitor_faces:
+        monitor = generator_monitor(trainer, verificator, verificator_info["threshold"], test, config.monitor_faces,
+                                    config.seed, log)
     trained, images_per_second = trainer.fit(
         train.images, test.images[sample_indices(test.identities, SAMPLE_FACES)], workdir,
-        chief=chief, log=log,
+        chief=chief, log=log, monitor=monitor,
     )
     if not chief:
         shutil.rmtree(os.path.dirname(checkpoint_dir), ignore_errors=True)
         return {}
 
-    evaluation = evaluate_generator(trainer, verificator, verificator_info["threshold"], test, config.seed,
+    evaluation = evaluate_generator(trainer, verificator, verificator_info["threshold"], test.images, config.seed,
                                     judge=dlib_judge_or_none(log))
     trainer.generator.save(os.path.join(workdir, layout.GENERATOR))
     results = {
@@ -238,6 +259,8 @@ def describe_workdir(workdir, results):
         (layout.CHECKPOINTS, "checkpoints (resume by rerunning)"),
         (layout.LOGS, f"TensorBoard: tensorboard --logdir {os.path.join(workdir, layout.LOGS)}"),
         (layout.SAMPLES, "sample grids (PNG)"),
+        *([(layout.MONITOR, "held-out faces judged at every sample grid")]
+          if os.path.exists(os.path.join(workdir, layout.MONITOR)) else []),
         (layout.GENERATOR, "final generator"),
         (layout.METRICS, "metrics"),
     ):
