@@ -78,6 +78,20 @@ def test_detector_finds_the_face_and_scales_coordinates_back(each_detector):
     assert eyes[0, 0] < eyes[1, 0]  # image-left eye first
 
 
+def test_mtcnn_made_under_a_training_runs_bfloat16_policy_still_detects():
+    import keras
+
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        detector = detection.FaceDetector(max_side=640)
+        assert keras.mixed_precision.dtype_policy().name == "mixed_bfloat16"  # the run's policy is left as it was
+        photo, _ = face_photo()
+        faces = detector.detect(photo)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    assert len(faces) == 1 and faces[0].score > 0.9
+
+
 def test_detector_finds_nothing_in_a_blank_photo(each_detector):
     assert each_detector.detect(np.full((200, 200, 3), 128, np.uint8)) == []
 

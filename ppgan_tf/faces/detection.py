@@ -66,7 +66,16 @@ class FaceDetector:
         self.threshold = threshold
         self.min_face_size = min_face_size
         self.max_side = max_side
-        self._mtcnn = MTCNN()
+        # Its networks are Keras models, whose dtype is the global policy's when they are made: under a training
+        # run's mixed_bfloat16 their outputs break mtcnn's NumPy post-processing, so they are always float32.
+        import keras
+
+        policy = keras.mixed_precision.dtype_policy()
+        keras.mixed_precision.set_dtype_policy("float32")
+        try:
+            self._mtcnn = MTCNN()
+        finally:
+            keras.mixed_precision.set_dtype_policy(policy)
 
     def detect(self, image):
         """Faces in an RGB uint8 photo (HxWx3), highest confidence first."""
