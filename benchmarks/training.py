@@ -140,8 +140,9 @@ def main(argv):
         if "error" in row:
             print(f"| {variant} | - | - | - ({row['error'][:120]}) | - |")
         else:
+            speedup = "-" if row["speedup"] is None else f"{row['speedup']:.2f}"  # None: the first variant failed
             print(f"| {variant} | {row['seconds_per_step']:.2f} | {row['min']:.2f}-{row['max']:.2f} | "
-                  f"{row['images_per_second']:.1f} | {row['speedup']:.2f} |")
+                  f"{row['images_per_second']:.1f} | {speedup} |")
 
 
 if __name__ == "__main__":

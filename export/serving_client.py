@@ -26,21 +26,26 @@ flags.DEFINE_string("model_name", "ppgan", "Model name in TF Serving.")
 def main(argv):
     del argv
     os.makedirs(FLAGS.out, exist_ok=True)
-    paths, images, skipped = [], [], 0
+    paths, images, skipped, taken = [], [], 0, set()
     for path in FLAGS.images or []:
         target = _target(path)
-        if os.path.exists(target) or target in map(_target, paths):
-            print(f"skipped {path}: {target} exists and is never overwritten")
-            skipped += 1
-            continue
-        try:
-            with open(path, "rb") as f:
-                images.append(f.read())
-        except OSError as error:
-            print(f"skipped {path}: {error.strerror or error}")
+        problem = None
+        if target in taken:
+            problem = f"an earlier image writes {target}"
+        elif os.path.exists(target):
+            problem = f"{target} exists and is never overwritten"
+        else:
+            try:
+                with open(path, "rb") as f:
+                    images.append(f.read())
+            except OSError as error:
+                problem = error.strerror or str(error)
+        if problem:
+            print(f"skipped {path}: {problem}")
             skipped += 1
             continue
         paths.append(path)
+        taken.add(target)
     call = deidentify_rest if FLAGS.protocol == "rest" else deidentify_grpc
     port = FLAGS.port or (8501 if FLAGS.protocol == "rest" else 8500)
     for path, png in zip(paths, call(images, FLAGS.host, port, FLAGS.model_name) if images else []):

@@ -108,7 +108,8 @@ def dlib_judge_or_none(log=print):
         return None
 
 
-def evaluate_generator(trainer, verificator, threshold, faces_uint8, seed=0, judge=None, detector=None):
+def evaluate_generator(trainer, verificator, threshold, faces_uint8, seed=0, judge=None, detector=None,
+                       original_embeddings=None):
     """De-identification rates and SSIM of the generator on held-out faces, noise fixed.
 
     `deid_rate_own_verificator` is measured by the run's own V, which G
@@ -118,17 +119,17 @@ def evaluate_generator(trainer, verificator, threshold, faces_uint8, seed=0, jud
     `deid_rate_<judge name>`; a `detector` (MTCNN) gives the share of outputs
     in which it finds a face, as they are and padded (`detection_rate`,
     `detection_rate_padded`): whether the outputs still look like faces.
+    `original_embeddings` ({name: embeddings of `faces_uint8`}) spares
+    embedding the same faces again (the monitor judges the same faces often).
     """
     noise_seeds = run_seeds(len(faces_uint8), seed)
     fakes = trainer.deidentify(faces_uint8, noise_seeds)
     ssim = metrics.ssim_of_uint8(faces_uint8, fakes)
-    scorers = [("own_verificator", lambda images: verificator_pretraining.embed(verificator, images), threshold)]
-    scorers += [(name, recogniser.embed, recogniser.threshold)
-                for name, recogniser in trainer.verificators.items() if name != "lightcnn"]
-    if judge is not None:
-        scorers.append((judge.name, judge.embed, judge.threshold))
+    scorers = _scorers(trainer, verificator, threshold, judge)
+    if original_embeddings is None:
+        original_embeddings = _embed_originals(scorers, faces_uint8)
     rates = {
-        f"deid_rate_{name}": metrics.deidentification_rate(embed(faces_uint8), embed(fakes), limit)
+        f"deid_rate_{name}": metrics.deidentification_rate(original_embeddings[name], embed(fakes), limit)
         for name, embed, limit in scorers
     }
     if detector is not None:
@@ -137,16 +138,34 @@ def evaluate_generator(trainer, verificator, threshold, faces_uint8, seed=0, jud
     return {**rates, "ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
 
 
+def _scorers(trainer, verificator, threshold, judge=None):
+    """(name, embed function, threshold) of every network that judges G's faces in `evaluate_generator`."""
+    scorers = [("own_verificator", lambda images: verificator_pretraining.embed(verificator, images), threshold)]
+    scorers += [(name, recogniser.embed, recogniser.threshold)
+                for name, recogniser in trainer.verificators.items() if name != "lightcnn"]
+    if judge is not None:
+        scorers.append((judge.name, judge.embed, judge.threshold))
+    return scorers
+
+
+def _embed_originals(scorers, faces_uint8):
+    """{name: embeddings of `faces_uint8`} by every scorer of `_scorers`."""
+    return {name: embed(faces_uint8) for name, embed, _ in scorers}
+
+
 def generator_monitor(trainer, verificator, threshold, test, count, seed=0, log=print):
     """A function of no arguments judging G on `count` held-out faces (many people), as `fit` calls it.
 
-    The judges are made once: dlib when installed, MTCNN for the detection rates.
+    The judges are made, and the faces embedded by them (all frozen), once: dlib when installed, MTCNN for the
+    detection rates.
     """
     from ppgan_tf.faces.detection import FaceDetector
 
     faces = test.images[sample_indices(test.identities, count)]
     judge, detector = dlib_judge_or_none(log), FaceDetector()
-    return lambda: evaluate_generator(trainer, verificator, threshold, faces, seed, judge=judge, detector=detector)
+    originals = _embed_originals(_scorers(trainer, verificator, threshold, judge), faces)
+    return lambda: evaluate_generator(trainer, verificator, threshold, faces, seed, judge=judge, detector=detector,
+                                      original_embeddings=originals)
 
 
 def load_verificators(config, verificator):
