@@ -153,16 +153,16 @@ def _embed_originals(scorers, faces_uint8):
     return {name: embed(faces_uint8) for name, embed, _ in scorers}
 
 
-def generator_monitor(trainer, verificator, threshold, test, count, seed=0, log=print):
+def generator_monitor(trainer, verificator, threshold, test, count, seed=0, judge=None):
     """A function of no arguments judging G on `count` held-out faces (many people), as `fit` calls it.
 
-    The judges are made, and the faces embedded by them (all frozen), once: dlib when installed, MTCNN for the
-    detection rates.
+    MTCNN (for the detection rates) is made, and the faces embedded by every judge (all frozen), once; `judge`
+    is the independent one (dlib) when installed.
     """
     from ppgan_tf.faces.detection import FaceDetector
 
     faces = test.images[sample_indices(test.identities, count)]
-    judge, detector = dlib_judge_or_none(log), FaceDetector()
+    detector = FaceDetector()
     originals = _embed_originals(_scorers(trainer, verificator, threshold, judge), faces)
     return lambda: evaluate_generator(trainer, verificator, threshold, faces, seed, judge=judge, detector=detector,
                                       original_embeddings=originals)
@@ -211,10 +211,11 @@ def train_ppgan(config, workdir, log=print):
         f"training {config.setting} for {config.steps} steps, batch {config.batch_size}, "
         f"{strategy.num_replicas_in_sync} replica(s), precision {precision}"
     )
+    judge = dlib_judge_or_none(log) if chief else None  # one for the monitor and the final metrics
     monitor = None
     if chief and config.monitor_faces:
         monitor = generator_monitor(trainer, verificator, verificator_info["threshold"], test, config.monitor_faces,
-                                    config.seed, log)
+                                    config.seed, judge)
     trained, images_per_second = trainer.fit(
         train.images, test.images[sample_indices(test.identities, SAMPLE_FACES)], workdir,
         chief=chief, log=log, monitor=monitor,
@@ -224,7 +225,7 @@ def train_ppgan(config, workdir, log=print):
         return {}
 
     evaluation = evaluate_generator(trainer, verificator, verificator_info["threshold"], test.images, config.seed,
-                                    judge=dlib_judge_or_none(log))
+                                    judge=judge)
     trainer.generator.save(os.path.join(workdir, layout.GENERATOR))
     results = {
         "verificator_test_accuracy": verificator_info["test_accuracy"],
