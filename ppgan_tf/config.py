@@ -98,7 +98,8 @@ class RunConfig:
     flip: bool = _field(True, "Random horizontal flips of training faces.")
 
     # === Runtime ===
-    precision: str = _field("float32", "float32, mixed_bfloat16 (CPU), mixed_float16 (GPU) or auto.")
+    precision: str = _field("auto", "float32, mixed_bfloat16 (CPU), mixed_float16 (GPU) or auto: mixed float16 on "
+                                    "a GPU, mixed bfloat16 on a CPU with bfloat16 instructions, else float32.")
     strategy: str = _field("default", "default, mirrored or multi_worker (tf.distribute).")
     checkpoint_every: int = _field(200, "Steps between checkpoints.")
     keep_checkpoints: int = _field(3, "Checkpoints kept.")
@@ -229,7 +230,6 @@ PRESETS["shipped"] = {
     "learning_rate": 2e-4,
     "batch_size": 16,
     "steps": 40000,
-    "precision": "auto",
     "checkpoint_every": 250,
     "sample_every": 500,
     "summary_every": 50,

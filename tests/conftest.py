@@ -74,6 +74,7 @@ def tiny_config(**changes):
     values = dict(
         image_size=32,
         channels=1,
+        precision="float32",  # a run sets the process-wide policy: keep the tests' numerics fixed
         generator_base_filters=8,
         generator_max_filters=16,
         discriminator_base_filters=8,

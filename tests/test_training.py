@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from conftest import synthetic_face, tiny_config
 from ppgan_tf.models import LightCNN9
-from ppgan_tf.training import ppgan
+from ppgan_tf.training import ppgan, runtime
 
 
 def _faces(count=8, size=32):
@@ -85,6 +85,31 @@ def test_float16_uses_a_loss_scale_optimizer(tmp_path):
         assert isinstance(trainer.generator_optimizer, keras.optimizers.LossScaleOptimizer)
         terms = trainer.train_step(_batch(config, _faces()))
         assert np.isfinite(float(terms["generator_total"]))
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize("cpuinfo, expected", [
+    ("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_tile\n", True),
+    ("processor\t: 0\nflags\t\t: fpu avx2 avx512f\n", False),
+    ("processor\t: 0\nFeatures\t: fp asimd sve bf16\n", True),
+    (None, False),
+])
+def test_cpu_bfloat16_support_is_read_from_the_cpu_flags(tmp_path, cpuinfo, expected):
+    path = tmp_path / "cpuinfo"
+    if cpuinfo is not None:
+        path.write_text(cpuinfo)
+    assert runtime.cpu_has_bfloat16(str(path)) is expected
+
+
+@pytest.mark.parametrize("bfloat16_cpu, expected", [(True, "mixed_bfloat16"), (False, "float32")])
+def test_auto_precision_uses_bfloat16_only_on_a_cpu_that_computes_in_it(monkeypatch, bfloat16_cpu, expected):
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("auto picks mixed_float16 on a GPU")
+    monkeypatch.setattr(runtime, "cpu_has_bfloat16", lambda: bfloat16_cpu)
+    try:
+        assert runtime.set_precision("auto") == expected
+        assert keras.mixed_precision.dtype_policy().name == expected
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
 

@@ -7,13 +7,34 @@ import keras
 import tensorflow as tf
 
 
-def set_precision(name):
-    """Sets the global Keras dtype policy; 'auto' picks float16 on GPU, bfloat16 on CPU.
+# CPU flags (Linux /proc/cpuinfo) of bfloat16 arithmetic: x86 AVX-512 BF16 or AMX, Arm's BF16 extension.
+BFLOAT16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
 
-    Returns the policy name in force.
+
+def cpu_has_bfloat16(cpuinfo_path="/proc/cpuinfo"):
+    """Whether the CPU computes in bfloat16 natively; without it bfloat16 is emulated, slower than float32."""
+    try:
+        with open(cpuinfo_path) as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip().lower() in ("flags", "features"):
+                    return bool(BFLOAT16_CPU_FLAGS & set(value.split()))
+    except OSError:
+        pass
+    return False
+
+
+def set_precision(name):
+    """Sets the global Keras dtype policy and returns the policy name in force.
+
+    'auto' picks mixed float16 on a GPU, mixed bfloat16 on a CPU that computes
+    in bfloat16 (`cpu_has_bfloat16`), else float32.
     """
     if name == "auto":
-        name = "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+        if tf.config.list_physical_devices("GPU"):
+            name = "mixed_float16"
+        else:
+            name = "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
     keras.mixed_precision.set_dtype_policy(name)
     return name
 
