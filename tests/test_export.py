@@ -24,7 +24,9 @@ def _serving_dir(workdir, report):
 
 
 def _reference(workdir, faces, seeds):
-    generator = keras.saving.load_model(os.path.join(workdir, "generator.keras"))
+    """The trained generator computing in float32, as every export serves it (a run may train in bfloat16)."""
+    trained = keras.saving.load_model(os.path.join(workdir, "generator.keras"))
+    generator = savedmodel.float32_copy(trained, faces.shape[1:])
     return generator, generator.deidentify(faces, np.asarray(seeds, np.int64))
 
 
