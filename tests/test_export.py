@@ -195,6 +195,8 @@ def test_report_card_and_serving_config(tiny_export):
     with open(os.path.join(out, exporter.CARD_FILENAME)) as f:
         card = f.read()
     assert "## Limitations" in card and "tflite_full_int8" in card
+    with open(os.path.join(workdir, layout.METRICS)) as f:
+        assert f"precision {json.load(f)['precision']}." in card  # what 'auto' picked, not 'auto'
     with open(os.path.join(out, "models.config")) as f:
         assert 'name: "ppgan"' in f.read()
     assert "BLESSED" in exporter.format_table(report)
