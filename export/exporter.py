@@ -191,7 +191,7 @@ PP-GAN generator (Wu, Yang & Ling, "Privacy-Protective-GAN for Face De-identific
 - U-Net generator, {config.image_size}x{config.image_size} {colour} aligned faces in and out, noise of
   {generator.noise_size} uniform values (two dropout layers); {generator.count_params():,} parameters.
 - Objective `{config.setting}`: lambda_verif {config.lambda_verif}, lambda_sim {config.lambda_sim};
-  {trained['steps']} steps of batch {config.batch_size}, Adam {config.learning_rate}, precision {trained.get('precision', config.precision)}.
+  {trained['steps']} steps of batch {config.batch_size}, Adam {config.learning_rate}, precision {trained['precision']}.
 - Full configuration: `config.json` of the work directory.
 
 ## Training data
