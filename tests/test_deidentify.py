@@ -111,6 +111,45 @@ def test_the_guard_margin_asks_for_more_than_the_recognisers_threshold(detector,
     assert faces[0].guard_passed == passes
 
 
+class _CopyingBackend(StubBackend):
+    """A generator that returns the face unchanged: no generation can pass the guard."""
+
+    def generate(self, faces, noise):
+        return faces.copy()
+
+
+class _DetailGuard:
+    """Places a face as far from the original as the share of its fine detail it lost (the first face embedded)."""
+
+    threshold = 0.85  # a grey 64 px test face loses 0.79 of it to a sigma-2 blur, 0.90 to sigma 4
+
+    def __init__(self):
+        self.original_detail = None
+
+    def embed(self, faces):
+        face = faces[0].astype(float)
+        detail = np.abs(face - cv2.GaussianBlur(face, (0, 0), 1.0).reshape(face.shape)).mean()
+        self.original_detail = self.original_detail or detail
+        return np.array([[1.0 - detail / self.original_detail]], np.float32)
+
+
+@pytest.mark.parametrize("soften, mode, softened", [((2.0, 4.0), "ppgan", 4.0), ((2.0,), "blur", 0.0), ((), "blur", 0.0)])
+def test_the_guard_softens_the_last_generated_face_before_falling_back(detector, soften, mode, softened):
+    photo, _ = _dark_face_photo()
+    result, faces = _deidentifier(detector, _CopyingBackend(), guard_with=_DetailGuard(), guard_tries=2,
+                                  guard_margin=1.0, guard_soften=soften).process(photo)
+    assert faces[0].mode == mode and faces[0].guard_softened == softened and faces[0].guard_tries == 2
+    assert faces[0].guard_passed == (mode == "ppgan") and faces[0].fallback == ("" if mode == "ppgan" else "guard")
+    x, y, w, h = (int(v) for v in faces[0].box)
+    centre = (slice(y + h // 3, y + 2 * h // 3), slice(x + w // 3, x + 2 * w // 3))
+    assert not np.array_equal(result[centre], photo[centre])  # softened or blurred, never the original face
+
+
+def test_a_non_positive_soften_sigma_is_refused(detector):
+    with pytest.raises(ValueError, match="guard_soften"):
+        _deidentifier(detector, guard_soften=(2.0, 0.0))
+
+
 def test_an_unknown_guard_retry_is_refused(detector):
     with pytest.raises(ValueError, match="guard_retry"):
         _deidentifier(detector, guard_retry="twice")

@@ -19,7 +19,13 @@ import time
 import tqdm
 
 from ppgan_tf.deidentify import files, media
-from ppgan_tf.deidentify.deidentifier import GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_TRIES, MODES, Deidentifier
+from ppgan_tf.deidentify.deidentifier import (GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_SOFTEN, GUARD_TRIES, MODES,
+                                             Deidentifier)
+
+
+def _sigmas(text):
+    """'2,4' -> (2.0, 4.0); '' -> () (argparse turns the ValueError into a usage error)."""
+    return tuple(float(part) for part in text.split(",") if part.strip())
 
 
 def parse_args(argv):
@@ -45,6 +51,10 @@ def parse_args(argv):
     parser.add_argument("--guard-retry", choices=GUARD_RETRIES, default=GUARD_RETRY,
                         help="a retry regenerates from the last generated face (chain, default) "
                              "or from the original (resample)")
+    parser.add_argument("--guard-soften", type=_sigmas, default=GUARD_SOFTEN,
+                        help="blurs (Gaussian sigmas, pixels of the 128 px face, comma-separated) tried on the last "
+                             "generated face before the fallback, each checked by the guard; '' for none "
+                             f"(default {','.join(f'{sigma:g}' for sigma in GUARD_SOFTEN)})")
     parser.add_argument("--no-guard", action="store_true", help="do not check generated faces with a recogniser")
     parser.add_argument("--guard-with", choices=("sface", "verificator"), default="sface",
                         help="the guard's recogniser: SFace (default) or the model's own verificator")
@@ -167,7 +177,8 @@ def main(argv=None):
         deidentifier = Deidentifier(
             args.model, args.replacewith, args.thresh, args.min_face_size, args.max_side, args.margin,
             guard=not args.no_guard, guard_with=args.guard_with, guard_tries=args.guard_tries,
-            guard_margin=args.guard_margin, guard_retry=args.guard_retry, fallback=args.fallback,
+            guard_margin=args.guard_margin, guard_retry=args.guard_retry, guard_soften=args.guard_soften,
+            fallback=args.fallback,
             draw_boxes=args.boxes, detector_name=args.detector,
         )
     except (ValueError, OSError) as error:
@@ -196,8 +207,8 @@ def main(argv=None):
     media.write_atomically(report_path, json.dumps(report, indent=2).encode())
     summary = report["summary"]
     log(f"{summary['files_done']} files done, {summary['files_failed']} failed, {summary['files_skipped']} skipped; "
-        f"{summary['faces']} faces ({summary['guard_first_try']} passed the guard at once, {summary['fallbacks']} "
-        f"fell back); {len(summary['photos_without_faces'])} photos without a detected face, written unchanged; "
+        f"{summary['faces']} faces ({summary['guard_first_try']} passed the guard at once, {summary['guard_softened']} "
+        f"softened, {summary['fallbacks']} fell back); {len(summary['photos_without_faces'])} photos without a detected face, written unchanged; "
         f"{summary['photos_per_second']:.2f} photos/s; report: {report_path}")
     return 1 if report["failed"] else 0
 
@@ -213,6 +224,7 @@ def summarize(report, seconds):
         # Written unchanged: check these if a face could have been missed.
         "photos_without_faces": sorted(k for k, r in report["files"].items() if "face_reports" in r and not r["faces"]),
         "guard_first_try": sum(r["guard_first_try"] for r in files),
+        "guard_softened": sum(r["guard_softened"] for r in files),
         "fallbacks": sum(r["fallbacks"] for r in files),
         "seconds": round(seconds, 2),
         "photos_per_second": photos / seconds if seconds > 0 else 0.0,

@@ -17,6 +17,9 @@ GUARD_RETRIES = ("chain", "resample")
 # The guard's defaults, chosen on 200 held-out LFW photos (README: the pretrained model): five chained tries at 1.1x
 # SFace's threshold blurred 17 faces where three resampled tries at 1.0x blurred 49.
 GUARD_TRIES, GUARD_MARGIN, GUARD_RETRY = 5, 1.1, "chain"
+# Gaussian sigmas (pixels of the model's face) tried on the last generated face, each judged by the guard, before the
+# fallback: a face blurred this little is still found by detectors, where the fallback's wide blur hides the face.
+GUARD_SOFTEN = (2.0, 4.0)
 
 
 @dataclasses.dataclass
@@ -30,6 +33,7 @@ class FaceReport:
     track: int = -1
     guard_tries: int = 0  # generations the guard looked at (1 = passed at once)
     guard_passed: bool = False
+    guard_softened: float = 0.0  # sigma of the blur the guard needed after the generations (0: none)
     fallback: str = ""  # why the face fell back: 'guard', or 'error: ...'
     remembered: bool = False  # not detected in this frame; its last box was used
 
@@ -58,6 +62,9 @@ class Deidentifier:
         guard_retry: what a retry generates from: 'chain' (default; the last
             generated face, so each pass moves the identity further while pose
             and light stay) or 'resample' (the original, with new noise only).
+        guard_soften: Gaussian sigmas, in pixels of the model's face, tried in
+            turn on the last generated face when no generation passed, each
+            judged by the guard before the fallback; () for none.
         fallback: what replaces a face the guard could not make unrecognisable.
         fail_mode: what replaces a face whose processing raised an error.
         draw_boxes: outline each face (for checking detections).
@@ -73,7 +80,7 @@ class Deidentifier:
 
     def __init__(self, model=None, replacewith="ppgan", threshold=None, min_face_size=20, max_side=1280,
                  margin=0.2, guard=True, guard_with="sface", guard_tries=GUARD_TRIES, guard_margin=GUARD_MARGIN,
-                 guard_retry=GUARD_RETRY, fallback="blur", fail_mode="solid",
+                 guard_retry=GUARD_RETRY, guard_soften=GUARD_SOFTEN, fallback="blur", fail_mode="solid",
                  draw_boxes=False, backend=None, detector=None, detector_name="yunet"):
         if replacewith not in MODES:
             raise ValueError(f"replacewith={replacewith!r}: choose from {MODES}")
@@ -87,6 +94,9 @@ class Deidentifier:
         self.guard_tries = max(1, guard_tries)
         self.guard_margin = guard_margin
         self.guard_retry = guard_retry
+        self.guard_soften = tuple(float(sigma) for sigma in guard_soften)
+        if any(sigma <= 0 for sigma in self.guard_soften):
+            raise ValueError(f"guard_soften={guard_soften!r}: sigmas must be positive")
         self.fallback = fallback
         self.fail_mode = fail_mode
         self.draw_boxes = draw_boxes
@@ -213,14 +223,23 @@ class Deidentifier:
             if self.guard is None:
                 return fake
             report.guard_tries = attempt + 1
-            with self.timed("guard"):
-                distance = float(np.linalg.norm(self.guard.embed(fake[None])[0] - original))
-            if distance >= self.guard.threshold * self.guard_margin:
+            if self._unrecognised(fake, original):
                 report.guard_passed = True
                 return fake
             if self.guard_retry == "chain":
                 source = fake
+        for sigma in self.guard_soften:
+            softened = cv2.GaussianBlur(fake, (0, 0), sigma).reshape(fake.shape)
+            if self._unrecognised(softened, original):
+                report.guard_passed, report.guard_softened = True, sigma
+                return softened
         return None
+
+    def _unrecognised(self, face, original_embedding):
+        """True when the guard places `face` at least `guard_margin` times its threshold from the original."""
+        with self.timed("guard"):
+            distance = float(np.linalg.norm(self.guard.embed(face[None])[0] - original_embedding))
+        return distance >= self.guard.threshold * self.guard_margin
 
     # === An aligned crop (no detection) ===
 

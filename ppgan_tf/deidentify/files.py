@@ -49,6 +49,7 @@ def face_counts(reports):
     return {
         "faces": len(reports),
         "guard_first_try": sum(1 for f in reports if f.guard_passed and f.guard_tries == 1),
+        "guard_softened": sum(1 for f in reports if f.guard_softened),
         "fallbacks": sum(1 for f in reports if f.fallback),
     }
 
