@@ -156,13 +156,19 @@ def false_rejection_rate(embeddings_a, embeddings_b, threshold):
 DETECTION_PADDING = 50
 
 
-def detection_rate(images_uint8, detector, padding=0):
-    """Share of face images in which the detector finds a face, optionally after zero padding (Tables 3-5)."""
-    found = 0
+def detections(images_uint8, detector, padding=0):
+    """Per face image, whether the detector finds a face in it, optionally after zero padding: bool `[N]`."""
+    found = []
     for image in images_uint8:
         if image.shape[-1] == 1:
             image = np.repeat(image, 3, axis=-1)
         if padding:
             image = np.pad(image, ((padding, padding), (padding, padding), (0, 0)))
-        found += bool(detector.detect(np.ascontiguousarray(image)))
-    return found / len(images_uint8) if len(images_uint8) else 0.0
+        found.append(bool(detector.detect(np.ascontiguousarray(image))))
+    return np.array(found, bool)
+
+
+def detection_rate(images_uint8, detector, padding=0):
+    """Share of face images in which the detector finds a face, optionally after zero padding (Tables 3-5)."""
+    found = detections(images_uint8, detector, padding)
+    return float(found.mean()) if len(found) else 0.0

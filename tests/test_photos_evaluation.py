@@ -76,8 +76,24 @@ def test_held_out_photos_are_replaced_and_judged_on_their_faces(tmp_path, detect
     # dlib's detector finds the real faces and not the black mask.
     assert report["original_second_detection_rate"] > 0.5 and report["methods"]["black_mask"]["second_detection_rate"] == 0
     assert set(report["groups"]["gender"]) <= {"f", "m"}
+    # Groups' detection rates come from the same per-face detections as the whole row's.
+    genders = [methods["ppgan"] for methods in report["groups"]["gender"].values()]
+    assert sum(g["faces"] for g in genders) == report["test_faces"]
+    assert sum(g["faces"] * g["detection_rate_padded"] for g in genders) == pytest.approx(
+        report["test_faces"] * ppgan["detection_rate_padded"])
+    assert set(report["groups"]["guard"]) == {"generation 1"}  # the stub's first generation always passes
     table = open(os.path.join(workdir, "evaluation_photos_data", "report.md")).read()
     assert "| ppgan |" in table and "trained against: sface" in table
     assert "## Verification by `rows` at fixed false-accept rates" in table
     assert os.path.exists(os.path.join(workdir, "evaluation_photos_data", "tradeoff.png"))
     assert ppgan["rows_mean_distance"] > blur["rows_mean_distance"]  # inverted faces move further than blurred ones
+
+
+def test_the_guard_outcome_names_the_generation_that_passed_the_softening_or_the_fallback():
+    from ppgan_tf.deidentify.deidentifier import FaceReport
+
+    assert photos.guard_outcome(FaceReport(box=[], score=1.0, mode="ppgan", guard_tries=3, guard_passed=True)) == \
+        "generation 3"
+    assert photos.guard_outcome(FaceReport(box=[], score=1.0, mode="ppgan", guard_tries=5, guard_passed=True,
+                                           guard_softened=2.0)) == "softened 2"
+    assert photos.guard_outcome(FaceReport(box=[], score=1.0, mode="blur", guard_tries=5, fallback="guard")) == "blur"

@@ -121,26 +121,32 @@ def privacy_metrics(original, output, identities, threshold, far_thresholds):
     }
 
 
-def method_row(originals, outputs, identities, judged, detector=None, second_detector=None):
+def detected_faces(outputs, detector=None, second_detector=None):
+    """{row key: per-face bool array}: MTCNN (the paper's; `detection_rate`, `detection_rate_padded`) and another
+    detector (dlib's HOG; `second_detection_rate`, `..._padded`) on `outputs`, those given; run once per method so
+    that every group's rate comes from the same detections."""
+    found = {}
+    for prefix, detector_or_none in (("", detector), ("second_", second_detector)):
+        if detector_or_none is not None:
+            found[f"{prefix}detection_rate"] = metrics.detections(outputs, detector_or_none)
+            found[f"{prefix}detection_rate_padded"] = metrics.detections(
+                outputs, detector_or_none, metrics.DETECTION_PADDING)
+    return found
+
+
+def method_row(originals, outputs, identities, judged, detected=None):
     """Every metric of one method on a set of faces.
 
     Args:
         judged: (judge name, original embeddings, output embeddings, threshold, thresholds at FAR) per judge.
-        detector: MTCNN (the paper's), giving `detection_rate` and `detection_rate_padded`.
-        second_detector: another detector (dlib's HOG), giving `second_detection_rate` and `..._padded`.
+        detected: `detected_faces` of these outputs, whose shares become the row's detection rates.
     """
     ssim = metrics.ssim_of_uint8(originals, outputs)
     row = {"faces": len(originals), "ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
     for name, original, output, threshold, far_thresholds in judged:
         for key, value in privacy_metrics(original, output, identities, threshold, far_thresholds).items():
             row[f"{name}_{key}"] = value
-    if detector is not None:
-        row["detection_rate"] = metrics.detection_rate(outputs, detector)
-        row["detection_rate_padded"] = metrics.detection_rate(outputs, detector, metrics.DETECTION_PADDING)
-    if second_detector is not None:
-        row["second_detection_rate"] = metrics.detection_rate(outputs, second_detector)
-        row["second_detection_rate_padded"] = metrics.detection_rate(
-            outputs, second_detector, metrics.DETECTION_PADDING)
+    row.update({key: float(np.mean(found)) for key, found in (detected or {}).items()})
     return row
 
 
@@ -195,10 +201,11 @@ def score_methods(originals, methods, records, judge_list, original_embeddings, 
         output_embeddings = embed_once(judge_list, outputs)
         judged = [(judge.name, original_embeddings[judge.recogniser], output_embeddings[judge.recogniser],
                    judge.threshold, at_far[judge.name]) for judge in judge_list]
-        rows[name] = method_row(originals, outputs, identities, judged, detector, second_detector)
+        detected = detected_faces(outputs, detector, second_detector)
+        rows[name] = method_row(originals, outputs, identities, judged, detected)
         log(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[name].items() if isinstance(v, float)))
         for attribute in group_by:
-            for value, row in rows_by_group(attribute, records, originals, outputs, judged).items():
+            for value, row in rows_by_group(attribute, records, originals, outputs, judged, detected).items():
                 groups[attribute].setdefault(value, {})[name] = row
     return rows, groups, at_far
 
@@ -220,14 +227,15 @@ def group_of(record, attribute):
     return value
 
 
-def rows_by_group(attribute, records, originals, outputs, judged):
+def rows_by_group(attribute, records, originals, outputs, judged, detected=None):
     """`method_row` of each group (of 2+ faces) of an attribute: {group: row}."""
     members = collections.defaultdict(list)
     for index, record in enumerate(records):
         members[group_of(record, attribute)].append(index)
     return {
         value: method_row(originals[indices], outputs[indices], [records[i].identity for i in indices],
-                          [(n, o[indices], x[indices], t, far) for n, o, x, t, far in judged])
+                          [(n, o[indices], x[indices], t, far) for n, o, x, t, far in judged],
+                          {key: found[indices] for key, found in (detected or {}).items()})
         for value, indices in sorted(members.items()) if value and len(indices) >= 2
     }
 

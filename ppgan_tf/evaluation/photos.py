@@ -9,6 +9,7 @@ switches, rank-1, SSIM over the face, MTCNN with and without padding), beside
 the baselines applied to the original crops.
 """
 
+import dataclasses
 import json
 import os
 
@@ -74,6 +75,15 @@ def photo_crops(deidentifier, paths, size=128, margin=0.2, log=print):
     return np.stack(originals), np.stack(outputs), kept, reports
 
 
+def guard_outcome(report):
+    """What became of a face under the guard, as a group name: 'generation N', 'softened S' or the fallback's mode."""
+    if report.mode != "ppgan":
+        return report.mode
+    if report.guard_softened:
+        return f"softened {report.guard_softened:g}"
+    return f"generation {report.guard_tries}"
+
+
 def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detector=None, max_photos=None,
                     include_baselines=True, group_by=(), trained_against=(), out=None, second_detector=None,
                     log=print):
@@ -82,6 +92,8 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
     Args:
         judges: `judges.Judge`s, none of which the model trained against.
         max_photos: cap, taken as whole people in a seeded random order.
+        group_by: manifest attributes reported per group; with a guard, its outcome per face ('guard':
+            the generation that passed, softened, or fallen back) is always one of them.
         detector, second_detector: MTCNN and another detector (dlib's HOG) run on every method's crops.
         trained_against: the recognisers the model learnt from, named in the report.
     """
@@ -89,7 +101,10 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
     chosen = evaluate.sample_people([r.identity for r in records], max_photos)
     paths, records = [paths[i] for i in chosen], [records[i] for i in chosen]
     originals, outputs, kept, reports = photo_crops(deidentifier, paths, log=log)
-    records = [records[i] for i in kept]
+    records = [dataclasses.replace(records[i], attributes=(*records[i].attributes, ("guard", guard_outcome(report))))
+               for i, report in zip(kept, reports)]
+    if deidentifier.guard is not None and "guard" not in group_by:
+        group_by = (*group_by, "guard")
     identities = [r.identity for r in records]
     methods = {"ppgan": outputs}
     if include_baselines:
@@ -157,10 +172,14 @@ def markdown_table(report):
         lines.append("| " + " | ".join(cells) + " |")
     lines += report_files.verification_tables(report)
     for attribute, values in report["groups"].items():
-        lines += ["", f"By {attribute} (ppgan): faces, SSIM, " + ", ".join(f"de-id {j}" for j in judges), "",
-                  "| group | faces | SSIM | " + " | ".join(judges) + " |", "|" + "---|" * (3 + len(judges))]
+        lines += ["", f"By {attribute} (ppgan): faces, SSIM, " + ", ".join(f"de-id {j}" for j in judges)
+                  + (", MTCNN / padded" if detection else ""), "",
+                  "| group | faces | SSIM | " + " | ".join(judges) + (" | MTCNN / padded" if detection else "") + " |",
+                  "|" + "---|" * (3 + len(judges) + detection)]
         for value, methods in values.items():
             row = methods["ppgan"]
             lines.append(f"| {value} | {row['faces']} | {row['ssim']:.3f} | "
-                         + " | ".join(f"{row[f'{j}_deid_rate']:.3f}" for j in judges) + " |")
+                         + " | ".join(f"{row[f'{j}_deid_rate']:.3f}" for j in judges)
+                         + (f" | {row['detection_rate']:.3f} / {row['detection_rate_padded']:.3f}" if detection else "")
+                         + " |")
     return "\n".join(lines) + "\n"
