@@ -133,7 +133,8 @@ class _DetailGuard:
         return np.array([[1.0 - detail / self.original_detail]], np.float32)
 
 
-@pytest.mark.parametrize("soften, mode, softened", [((2.0, 4.0), "ppgan", 4.0), ((2.0,), "blur", 0.0), ((), "blur", 0.0)])
+@pytest.mark.parametrize("soften, mode, softened",
+                         [((2.0, 4.0), "ppgan", 4.0), ((2.0,), "blur", 0.0), ((), "blur", 0.0)])
 def test_the_guard_softens_the_last_generated_face_before_falling_back(detector, soften, mode, softened):
     photo, _ = _dark_face_photo()
     result, faces = _deidentifier(detector, _CopyingBackend(), guard_with=_DetailGuard(), guard_tries=2,

@@ -19,8 +19,8 @@ import time
 import tqdm
 
 from ppgan_tf.deidentify import files, media
-from ppgan_tf.deidentify.deidentifier import (GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_SOFTEN, GUARD_TRIES, MODES,
-                                             Deidentifier)
+from ppgan_tf.deidentify.deidentifier import (GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_SOFTEN, GUARD_TRIES,
+                                             MODES, Deidentifier)
 
 
 def _sigmas(text):
@@ -178,8 +178,7 @@ def main(argv=None):
             args.model, args.replacewith, args.thresh, args.min_face_size, args.max_side, args.margin,
             guard=not args.no_guard, guard_with=args.guard_with, guard_tries=args.guard_tries,
             guard_margin=args.guard_margin, guard_retry=args.guard_retry, guard_soften=args.guard_soften,
-            fallback=args.fallback,
-            draw_boxes=args.boxes, detector_name=args.detector,
+            fallback=args.fallback, draw_boxes=args.boxes, detector_name=args.detector,
         )
     except (ValueError, OSError) as error:
         log(f"error: {error}")
@@ -208,8 +207,8 @@ def main(argv=None):
     summary = report["summary"]
     log(f"{summary['files_done']} files done, {summary['files_failed']} failed, {summary['files_skipped']} skipped; "
         f"{summary['faces']} faces ({summary['guard_first_try']} passed the guard at once, {summary['guard_softened']} "
-        f"softened, {summary['fallbacks']} fell back); {len(summary['photos_without_faces'])} photos without a detected face, written unchanged; "
-        f"{summary['photos_per_second']:.2f} photos/s; report: {report_path}")
+        f"softened, {summary['fallbacks']} fell back); {len(summary['photos_without_faces'])} photos without a "
+        f"detected face, written unchanged; {summary['photos_per_second']:.2f} photos/s; report: {report_path}")
     return 1 if report["failed"] else 0
 
 

@@ -122,9 +122,12 @@ def privacy_metrics(original, output, identities, threshold, far_thresholds):
 
 
 def detected_faces(outputs, detector=None, second_detector=None):
-    """{row key: per-face bool array}: MTCNN (the paper's; `detection_rate`, `detection_rate_padded`) and another
-    detector (dlib's HOG; `second_detection_rate`, `..._padded`) on `outputs`, those given; run once per method so
-    that every group's rate comes from the same detections."""
+    """Per-face detections of `outputs` by the detectors given: {row key: bool array}.
+
+    MTCNN (the paper's) gives `detection_rate` and `detection_rate_padded`, another detector (dlib's HOG)
+    `second_detection_rate` and `..._padded`. Run once per method, so every group's rate comes from the same
+    detections as the whole row's.
+    """
     found = {}
     for prefix, detector_or_none in (("", detector), ("second_", second_detector)):
         if detector_or_none is not None:
