@@ -136,6 +136,29 @@ def test_checkpoint_restores_weights_optimizers_and_step(tmp_path):
     )
 
 
+def test_a_new_run_starts_from_a_packaged_generator_and_its_step(tmp_path):
+    from ppgan_tf import packaged
+
+    config = tiny_config()
+    verificator = _verificator(config)
+    strategy = tf.distribute.get_strategy()
+    source = ppgan.PPGANTrainer(config, verificator, strategy, str(tmp_path / "source"))
+    source.train_step(_batch(config, _faces()))
+    package = str(tmp_path / "package")
+    packaged.write_packaged_model(source.generator, verificator,
+                                  {"image_size": config.image_size, "channels": config.channels, "steps": 7}, package)
+    run = ppgan.PPGANTrainer(config.replace(seed=1), verificator, strategy, str(tmp_path / "run"))
+    assert run.start_from_packaged(package) == 7
+    for x, y in zip(_weights(source.generator), _weights(run.generator)):
+        np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-7)  # stored as float16
+    assert int(run.generator_optimizer.iterations.numpy()) == 0  # the optimisers start fresh
+    assert ppgan.PPGANTrainer(config, verificator, strategy, str(tmp_path / "run")).restore_latest() == 7
+    wider = ppgan.PPGANTrainer(config.replace(generator_base_filters=2 * config.generator_base_filters), verificator,
+                               strategy, str(tmp_path / "wider"))
+    with pytest.raises(ValueError, match="init_from"):
+        wider.start_from_packaged(package)
+
+
 def _one_step(config, faces, verificator, directory):
     """(trainer, its first step's terms as floats) of `config`, from seed 0: variants of a config compare."""
     keras.utils.set_random_seed(0)

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
-from ppgan_tf import layout, losses
+from ppgan_tf import layout, losses, packaged
 from ppgan_tf.data import pipeline
 from ppgan_tf.faces import alignment
 from ppgan_tf.models import PatchDiscriminator, UNetGenerator, patch_centres
@@ -122,6 +122,21 @@ class PPGANTrainer:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
             self.generator_optimizer.learning_rate = self.config.learning_rate
             self.discriminator_optimizer.learning_rate = self.discriminator_learning_rate
+        return int(self.step.numpy())
+
+    def start_from_packaged(self, directory):
+        """G takes a packaged model's weights and the step its training reached; checkpointed at once.
+
+        D and both optimisers keep their fresh state. Raises ValueError when
+        the packaged generator's shape differs from this run's.
+        """
+        generator = packaged.load_packaged_network("generator", directory)
+        try:
+            self.generator.set_weights(generator.get_weights())
+        except ValueError as error:
+            raise ValueError(f"init_from={directory}: its generator does not fit this run's ({error})") from None
+        self.step.assign(packaged.load_info(directory)["steps"])
+        self.save_checkpoint()
         return int(self.step.numpy())
 
     def save_checkpoint(self):

@@ -207,6 +207,8 @@ def train_ppgan(config, workdir, log=print):
     with strategy.scope():
         verificators = load_verificators(config, verificator)
     trainer = ppgan.PPGANTrainer(config, verificators, strategy, checkpoint_dir)
+    if config.init_from and not trainer.checkpoint_manager.latest_checkpoint:
+        log(f"starting from the generator of {config.init_from} at step {trainer.start_from_packaged(config.init_from)}")
     log(
         f"training {config.setting} for {config.steps} steps, batch {config.batch_size}, "
         f"{strategy.num_replicas_in_sync} replica(s), precision {precision}"
