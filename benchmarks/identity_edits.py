@@ -39,6 +39,7 @@ flags.mark_flags_as_required(["data", "out"])
 
 def main(argv):
     del argv
+    from ppgan_tf import metrics
     from ppgan_tf.data import images, manifest, pipeline
     from ppgan_tf.faces.recognition import DlibRecogniser
     from ppgan_tf.models import recognisers
@@ -59,10 +60,10 @@ def main(argv):
         edited = pipeline.to_uint8(optimise_edit(kind, grid, budget, faces, sface, FLAGS.margin, FLAGS.steps,
                                                  FLAGS.learning_rate, FLAGS.seed)).numpy()
         row = {"edit": text, "seconds": round(time.perf_counter() - started, 1),
-               "ssim": float(tf.reduce_mean(tf.image.ssim(tf.constant(edited), tf.constant(originals), 255)))}
+               "ssim": float(np.mean(metrics.ssim_of_uint8(originals, edited)))}
         for name, judge in judges.items():
-            distance = np.linalg.norm(judge.embed(edited) - original_embeddings[name], axis=1)
-            row[f"deid {name}"] = float(np.mean(distance > judge.threshold))
+            row[f"deid {name}"] = metrics.deidentification_rate(original_embeddings[name], judge.embed(edited),
+                                                                judge.threshold)
         results.append(row)
         rows.append(edited[:8])
         print(row, flush=True)

@@ -46,20 +46,20 @@ def main(argv):
         for name in names:
             report = files.deidentify_photo(deidentifier, os.path.join(FLAGS.photos, name),
                                             os.path.join(out, name), seed=0)
-            counts.update({key: report[key] for key in ("faces", "guard_first_try", "guard_softened", "fallbacks")})
+            counts.update({key: report[key] for key in files.face_counts([])})
         seconds = time.perf_counter() - started
     faces = counts["faces"]
     stages = {stage: deidentifier.timings.get(stage, 0.0) for stage in STAGES}
     stages["other"] = seconds - sum(stages.values())
     # How much generating the guard asked for: faces it passed at once, softened, blurred.
-    results = {"photos": len(names), "faces": faces, "guard_first_try": counts["guard_first_try"],
-               "guard_softened": counts["guard_softened"], "fallbacks": counts["fallbacks"], "replacewith": FLAGS.replacewith, "detector": FLAGS.detector,
-               "startup_seconds": startup, "photo_seconds": seconds, "photos_per_second": len(names) / seconds,
-               "stage_seconds": stages, "cpu_count": os.cpu_count()}
+    results = {"photos": len(names), **{key: counts[key] for key in files.face_counts([])},
+               "replacewith": FLAGS.replacewith, "detector": FLAGS.detector, "startup_seconds": startup,
+               "photo_seconds": seconds, "photos_per_second": len(names) / seconds, "stage_seconds": stages,
+               "cpu_count": os.cpu_count()}
     write_json(FLAGS.out, results)
     print(f"{len(names)} photos, {faces} faces ({counts['guard_first_try']} passed the guard at once, "
-          f"{counts['guard_softened']} softened, {counts['fallbacks']} fell back), {FLAGS.replacewith} with {FLAGS.detector}: start-up {startup:.1f} s, "
-          f"photos {seconds:.1f} s ({len(names) / seconds:.2f} photos/s)")
+          f"{counts['guard_softened']} softened, {counts['fallbacks']} fell back), {FLAGS.replacewith} with "
+          f"{FLAGS.detector}: start-up {startup:.1f} s, photos {seconds:.1f} s ({len(names) / seconds:.2f} photos/s)")
     print("| stage | seconds | share |")
     print("|---|---|---|")
     for stage, value in stages.items():

@@ -213,18 +213,16 @@ def main(argv=None):
 
 
 def summarize(report, seconds):
-    files = report["files"].values()
-    photos = sum(1 for r in files if "face_reports" in r)
+    done = report["files"].values()
+    photos = sum(1 for r in done if "face_reports" in r)
     return {
         "files_done": len(report["files"]),
         "files_failed": len(report["failed"]),
         "files_skipped": len(report["skipped_existing"]),
-        "faces": sum(r["faces"] for r in files),
         # Written unchanged: check these if a face could have been missed.
         "photos_without_faces": sorted(k for k, r in report["files"].items() if "face_reports" in r and not r["faces"]),
-        "guard_first_try": sum(r["guard_first_try"] for r in files),
-        "guard_softened": sum(r["guard_softened"] for r in files),
-        "fallbacks": sum(r["fallbacks"] for r in files),
+        # Faces, guard passes at once, softened, fell back: every file's counts (files.face_counts) summed.
+        **{key: sum(r[key] for r in done) for key in files.face_counts([])},
         "seconds": round(seconds, 2),
         "photos_per_second": photos / seconds if seconds > 0 else 0.0,
     }

@@ -150,6 +150,11 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
     return report
 
 
+def _with_padding(row, key):
+    """'rate / padded rate' of a detection metric of a row."""
+    return f"{row[key]:.3f} / {row[f'{key}_padded']:.3f}"
+
+
 def markdown_table(report):
     """The report's methods (and groups) as Markdown tables."""
     judges = list(report["judges"])
@@ -166,9 +171,9 @@ def markdown_table(report):
         cells = [method, report_files.cell(row["ssim"]), *(report_files.cell(row[f"{j}_deid_rate"]) for j in judges),
                  *(report_files.cell(row[f"{j}_rank1_reidentification"]) for j in judges)]
         if detection:
-            cells.append(f"{row['detection_rate']:.3f} / {row['detection_rate_padded']:.3f}")
+            cells.append(_with_padding(row, "detection_rate"))
         if second:
-            cells.append(f"{row['second_detection_rate']:.3f} / {row['second_detection_rate_padded']:.3f}")
+            cells.append(_with_padding(row, "second_detection_rate"))
         lines.append("| " + " | ".join(cells) + " |")
     lines += report_files.verification_tables(report)
     for attribute, values in report["groups"].items():
@@ -180,6 +185,6 @@ def markdown_table(report):
             row = methods["ppgan"]
             lines.append(f"| {value} | {row['faces']} | {row['ssim']:.3f} | "
                          + " | ".join(f"{row[f'{j}_deid_rate']:.3f}" for j in judges)
-                         + (f" | {row['detection_rate']:.3f} / {row['detection_rate_padded']:.3f}" if detection else "")
+                         + (f" | {_with_padding(row, 'detection_rate')}" if detection else "")
                          + " |")
     return "\n".join(lines) + "\n"
