@@ -87,7 +87,8 @@ class RunConfig:
                                               "it: a face is most of what D can tell apart, undiluted by background).")
     init_from: str = _field("", "A packaged model folder (e.g. ppgan_tf/pretrained) whose generator, and the step "
                                 "its training reached, a new run starts from (D and the optimisers start fresh), so "
-                                "a recipe can go on on a machine without its checkpoints; ignored once WORKDIR has one.")
+                                "a recipe can go on on a machine without its checkpoints; ignored once WORKDIR has one. "
+                                "Its verificator too, unless verificator_dir is given.")
     steps: int = _field(600, "Generator/discriminator steps.")
     batch_size: int = _field(8, "Global batch size.")
     learning_rate: float = _field(2e-4, "Adam learning rate of G and D.")

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from conftest import synthetic_face, tiny_config
 from ppgan_tf.models import LightCNN9
-from ppgan_tf.training import ppgan, runtime
+from ppgan_tf.training import ppgan, run, runtime, verificator_pretraining
 
 
 def _faces(count=8, size=32):
@@ -146,17 +146,25 @@ def test_a_new_run_starts_from_a_packaged_generator_and_its_step(tmp_path):
     source.train_step(_batch(config, _faces()))
     package = str(tmp_path / "package")
     packaged.write_packaged_model(source.generator, verificator,
-                                  {"image_size": config.image_size, "channels": config.channels, "steps": 7}, package)
-    run = ppgan.PPGANTrainer(config.replace(seed=1), verificator, strategy, str(tmp_path / "run"))
-    assert run.start_from_packaged(package) == 7
-    for x, y in zip(_weights(source.generator), _weights(run.generator)):
+                                  {"image_size": config.image_size, "channels": config.channels, "steps": 7,
+                                   "verificator_threshold": 0.9, "verificator_test_accuracy": 0.8,
+                                   "run_config": {"verificator_teachers": "sface"}}, package)
+    started = ppgan.PPGANTrainer(config.replace(seed=1), verificator, strategy, str(tmp_path / "run"))
+    assert started.start_from_packaged(package) == 7
+    for x, y in zip(_weights(source.generator), _weights(started.generator)):
         np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-7)  # stored as float16
-    assert int(run.generator_optimizer.iterations.numpy()) == 0  # the optimisers start fresh
+    assert int(started.generator_optimizer.iterations.numpy()) == 0  # the optimisers start fresh
     assert ppgan.PPGANTrainer(config, verificator, strategy, str(tmp_path / "run")).restore_latest() == 7
     wider = ppgan.PPGANTrainer(config.replace(generator_base_filters=2 * config.generator_base_filters), verificator,
                                strategy, str(tmp_path / "wider"))
     with pytest.raises(ValueError, match="init_from"):
         wider.start_from_packaged(package)
+    # ... and goes on with the packaged V, its threshold and teachers, instead of distilling one.
+    info = run.verificator_from_package(package, str(tmp_path / "run" / "verificator"))
+    taken, taken_info = verificator_pretraining.load_verificator(str(tmp_path / "run" / "verificator"))
+    assert taken_info == info and info["threshold"] == 0.9 and info["teachers"] == ["sface"]
+    faces = tf.constant(_faces(4, config.image_size), tf.float32) / 127.5 - 1.0
+    np.testing.assert_allclose(taken(faces), verificator(faces), atol=2e-2)  # float16 weights
 
 
 def _one_step(config, faces, verificator, directory):

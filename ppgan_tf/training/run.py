@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from ppgan_tf import layout, metrics
+from ppgan_tf import layout, metrics, packaged
 from ppgan_tf.config import split_names
 from ppgan_tf.data import images as face_images
 from ppgan_tf.data import manifest, pipeline, split
@@ -78,6 +78,21 @@ def pretrain_verificator(config, workdir, log=print):
     config.save(workdir)
     train, test = prepare_data(config, workdir, log)
     return _train_verificator(config, workdir, train, test, log)
+
+
+def verificator_from_package(directory, out_dir):
+    """Saves a packaged model's verificator, with its threshold and teachers, as a run's verificator in `out_dir`.
+
+    A run that starts from a packaged generator (`init_from`) goes on with the V it was packaged with instead of
+    distilling a new one. Returns the info saved.
+    """
+    info = packaged.load_info(directory)
+    teachers = split_names(info.get("run_config", {}).get("verificator_teachers", ""))
+    verificator_info = {"threshold": info["verificator_threshold"], "test_accuracy": info["verificator_test_accuracy"],
+                        "teachers": teachers, "from_package": os.path.abspath(directory)}
+    verificator_pretraining.save_verificator(packaged.load_packaged_network("verificator", directory),
+                                             verificator_info, out_dir)
+    return verificator_info
 
 
 def _train_verificator(config, workdir, train, test, log):
@@ -198,8 +213,12 @@ def train_ppgan(config, workdir, log=print):
             raise FileNotFoundError(f"verificator_dir={config.verificator_dir}: no trained verificator there")
         if not chief:
             raise RuntimeError("pretrain the verificator (trainers.train_verificator) before multi-worker runs")
-        log("no verificator given: pretraining one first")
-        _train_verificator(config, workdir, train, test, log)
+        if config.init_from:
+            log(f"taking the verificator of {config.init_from}")
+            verificator_from_package(config.init_from, v_dir)
+        else:
+            log("no verificator given: pretraining one first")
+            _train_verificator(config, workdir, train, test, log)
     with strategy.scope():
         verificator, verificator_info = verificator_pretraining.load_verificator(v_dir)
 
