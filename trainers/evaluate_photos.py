@@ -14,8 +14,8 @@ trained against, beside the baselines. Writes WORKDIR/evaluation_photos_<dataset
 from absl import app, flags
 
 from ppgan_tf.config import RunConfig
-from ppgan_tf.deidentify.deidentifier import (GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_SAMPLES, GUARD_SOFTEN,
-                                              GUARD_TRIES, Deidentifier)
+from ppgan_tf.deidentify.deidentifier import (GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_SOFTEN, GUARD_TRIES,
+                                             Deidentifier)
 from ppgan_tf.evaluation import judges, photos
 from ppgan_tf.training import run
 
@@ -38,8 +38,6 @@ flags.DEFINE_enum("guard_retry", GUARD_RETRY, GUARD_RETRIES,
                  "What the guard's retries generate from: the last generated face (chain) or the original.")
 flags.DEFINE_list("guard_soften", [f"{sigma:g}" for sigma in GUARD_SOFTEN],
                   "Blurs (Gaussian sigmas) tried on the last generated face before the fallback; '' for none.")
-flags.DEFINE_integer("guard_samples", GUARD_SAMPLES,
-                     "Faces generated per generation; the guard keeps the least changed one it passes.")
 flags.DEFINE_enum("route_detector", "mtcnn", ["mtcnn", "yunet"],
                   "The de-identifier's detector (ppgan-deidentify's default is yunet; mtcnn keeps earlier numbers "
                   "comparable).")
@@ -56,8 +54,7 @@ def main(argv):
     deidentifier = Deidentifier(FLAGS.model or FLAGS.workdir, detector_name=FLAGS.route_detector,
                                 guard_tries=FLAGS.guard_tries, guard_margin=FLAGS.guard_margin,
                                 guard_retry=FLAGS.guard_retry,
-                                guard_soften=[float(sigma) for sigma in FLAGS.guard_soften],
-                                guard_samples=FLAGS.guard_samples)
+                                guard_soften=[float(sigma) for sigma in FLAGS.guard_soften])
     report = photos.evaluate_photos(
         FLAGS.workdir, FLAGS.dataset, FLAGS.photos_root, deidentifier, judge_list,
         detector=FaceDetector() if FLAGS.detection else None, max_photos=FLAGS.max_photos or None,

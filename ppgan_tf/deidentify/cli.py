@@ -19,8 +19,8 @@ import time
 import tqdm
 
 from ppgan_tf.deidentify import files, media
-from ppgan_tf.deidentify.deidentifier import (GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_SAMPLES, GUARD_SOFTEN,
-                                              GUARD_TRIES, MODES, Deidentifier)
+from ppgan_tf.deidentify.deidentifier import (GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_SOFTEN, GUARD_TRIES,
+                                             MODES, Deidentifier)
 
 
 def _sigmas(text):
@@ -55,9 +55,6 @@ def parse_args(argv):
                         help="blurs (Gaussian sigmas, pixels of the 128 px face, comma-separated) tried on the last "
                              "generated face before the fallback, each checked by the guard; '' for none "
                              f"(default {','.join(f'{sigma:g}' for sigma in GUARD_SOFTEN)})")
-    parser.add_argument("--guard-samples", type=int, default=GUARD_SAMPLES,
-                        help="faces generated per generation, each with its own noise; the guard keeps the least "
-                             f"changed one it passes, else goes on from the furthest (default {GUARD_SAMPLES})")
     parser.add_argument("--no-guard", action="store_true", help="do not check generated faces with a recogniser")
     parser.add_argument("--guard-with", choices=("sface", "verificator"), default="sface",
                         help="the guard's recogniser: SFace (default) or the model's own verificator")
@@ -181,7 +178,6 @@ def main(argv=None):
             args.model, args.replacewith, args.thresh, args.min_face_size, args.max_side, args.margin,
             guard=not args.no_guard, guard_with=args.guard_with, guard_tries=args.guard_tries,
             guard_margin=args.guard_margin, guard_retry=args.guard_retry, guard_soften=args.guard_soften,
-            guard_samples=args.guard_samples,
             fallback=args.fallback, draw_boxes=args.boxes, detector_name=args.detector,
         )
     except (ValueError, OSError) as error:

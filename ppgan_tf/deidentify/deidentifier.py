@@ -20,12 +20,6 @@ GUARD_TRIES, GUARD_MARGIN, GUARD_RETRY = 5, 1.1, "chain"
 # Gaussian sigmas (pixels of the model's face) tried on the last generated face, each judged by the guard, before the
 # fallback: a face blurred this little is still found by detectors, where the fallback's wide blur hides the face.
 GUARD_SOFTEN = (2.0, 4.0)
-GUARD_SAMPLES = 1
-
-
-
-def _mean_absolute_difference(a, b):
-    return float(np.mean(np.abs(a.astype(np.float32) - b.astype(np.float32))))
 
 
 @dataclasses.dataclass
@@ -71,11 +65,6 @@ class Deidentifier:
         guard_soften: Gaussian sigmas, in pixels of the model's face, tried in
             turn on the last generated face when no generation passed, each
             judged by the guard before the fallback; () for none.
-        guard_samples: faces generated per generation, each with its own
-            noise: of those the guard passes, the one least changed (mean
-            absolute difference from the original) is kept; when none
-            passes, the next generation starts from the one the guard placed
-            furthest. 1 (default): one face a generation.
         fallback: what replaces a face the guard could not make unrecognisable.
         fail_mode: what replaces a face whose processing raised an error.
         draw_boxes: outline each face (for checking detections).
@@ -91,8 +80,7 @@ class Deidentifier:
 
     def __init__(self, model=None, replacewith="ppgan", threshold=None, min_face_size=20, max_side=1280,
                  margin=0.2, guard=True, guard_with="sface", guard_tries=GUARD_TRIES, guard_margin=GUARD_MARGIN,
-                 guard_retry=GUARD_RETRY, guard_soften=GUARD_SOFTEN, guard_samples=GUARD_SAMPLES, fallback="blur",
-                 fail_mode="solid",
+                 guard_retry=GUARD_RETRY, guard_soften=GUARD_SOFTEN, fallback="blur", fail_mode="solid",
                  draw_boxes=False, backend=None, detector=None, detector_name="yunet"):
         if replacewith not in MODES:
             raise ValueError(f"replacewith={replacewith!r}: choose from {MODES}")
@@ -107,9 +95,6 @@ class Deidentifier:
         self.guard_margin = guard_margin
         self.guard_retry = guard_retry
         self.guard_soften = tuple(float(sigma) for sigma in guard_soften)
-        if guard_samples < 1:
-            raise ValueError(f"guard_samples={guard_samples}: at least 1")
-        self.guard_samples = int(guard_samples)
         if any(sigma <= 0 for sigma in self.guard_soften):
             raise ValueError(f"guard_soften={guard_soften!r}: sigmas must be positive")
         self.fallback = fallback
@@ -229,50 +214,32 @@ class Deidentifier:
             original = self.guard.embed(crop[None])[0] if self.guard is not None else None
         source = crop
         for attempt in range(self.guard_tries):
-            # Sample k of generation `attempt` has retry number attempt + k * tries: one sample a generation keeps
-            # the seeds (and so the faces) of the guard without samples.
-            fakes = self._generations(crop, source, [retry_seed(seed, attempt + k * self.guard_tries)
-                                                     for k in range(self.guard_samples if self.guard else 1)])
+            with self.timed("generation"):
+                fake = self.backend.generate(source[None], self.backend.noise([retry_seed(seed, attempt)]))[0]
+            if not np.all(np.isfinite(fake)) or fake.shape != crop.shape:
+                raise ValueError(f"generator returned {fake.shape} values, not a {crop.shape} face")
+            if self.backend.luminance_only and crop.shape[-1] == 3:
+                fake = replace.with_luminance_of(crop, fake)  # what is pasted, and so what the guard judges
             if self.guard is None:
-                return fakes[0]
+                return fake
             report.guard_tries = attempt + 1
-            distances = self._guard_distances(fakes, original)
-            passed = [i for i, distance in enumerate(distances) if distance >= self._guard_distance]
-            if passed:
+            if self._unrecognised(fake, original):
                 report.guard_passed = True
-                return min((fakes[i] for i in passed), key=lambda fake: _mean_absolute_difference(fake, crop))
+                return fake
             if self.guard_retry == "chain":
-                source = fakes[int(np.argmax(distances))]
-        fake = fakes[int(np.argmax(distances))]
+                source = fake
         for sigma in self.guard_soften:
             softened = cv2.GaussianBlur(fake, (0, 0), sigma).reshape(fake.shape)
-            if self._guard_distances([softened], original)[0] >= self._guard_distance:
+            if self._unrecognised(softened, original):
                 report.guard_passed, report.guard_softened = True, sigma
                 return softened
         return None
 
-    def _generations(self, crop, source, seeds):
-        """Generated faces of `source`, one per seed, checked and (luminance-only models) coloured as `crop`."""
-        with self.timed("generation"):
-            fakes = list(self.backend.generate(np.repeat(source[None], len(seeds), axis=0),
-                                               self.backend.noise(seeds)))
-        for i, fake in enumerate(fakes):
-            if not np.all(np.isfinite(fake)) or fake.shape != crop.shape:
-                raise ValueError(f"generator returned {fake.shape} values, not a {crop.shape} face")
-            if self.backend.luminance_only and crop.shape[-1] == 3:
-                fakes[i] = replace.with_luminance_of(crop, fake)  # what is pasted, and so what the guard judges
-        return fakes
-
-    @property
-    def _guard_distance(self):
-        """The distance from the original at which the guard lets a face pass."""
-        return self.guard.threshold * self.guard_margin
-
-    def _guard_distances(self, faces, original_embedding):
-        """The guard recogniser's distance of each face from the original's embedding."""
+    def _unrecognised(self, face, original_embedding):
+        """True when the guard places `face` at least `guard_margin` times its threshold from the original."""
         with self.timed("guard"):
-            embeddings = self.guard.embed(np.stack(faces))
-        return np.linalg.norm(embeddings - original_embedding[None], axis=-1)
+            distance = float(np.linalg.norm(self.guard.embed(face[None])[0] - original_embedding))
+        return distance >= self.guard.threshold * self.guard_margin
 
     # === An aligned crop (no detection) ===
 
