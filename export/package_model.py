@@ -1,6 +1,6 @@
 r"""Packages a trained run as the pretrained model that ships inside ppgan-tf.
 
-    python -m export.package_model --workdir=runs/shipped --out=ppgan_tf/pretrained
+    python -m export.package_model --workdir=runs/shipped --out=ppgan_tf/pretrained [--step=4500]
     python -m export.package_model --card_only --evaluations=a/report.json,b/report.json --notes=notes.md
 
 Writes the generator and verificator with float16 weights, the same generator as
@@ -31,6 +31,8 @@ flags.DEFINE_integer("max_faces", 200, "Test faces for the float16 and TFLite ch
 flags.DEFINE_list("evaluations", [], "Whole-photo evaluation reports (trainers.evaluate_photos) for the model card.")
 flags.DEFINE_string("notes", None, "Markdown file the model card adds under 'Known limits of this model': what the "
                     "numbers do not say (how the outputs look, known failures).")
+flags.DEFINE_integer("step", None, "Package the generator of the run's checkpoint of this step (e.g. the one its "
+                     "monitor showed best) instead of the finished run's.")
 flags.DEFINE_bool("card_only", False, "Only rewrite the model card of the package in --out (weights untouched).")
 
 
@@ -49,7 +51,8 @@ def main(argv):
         return
     if not FLAGS.workdir:
         raise app.UsageError("--workdir is required (or --card_only)")
-    written, _ = packaging.package_run(FLAGS.workdir, FLAGS.out, FLAGS.max_faces, evaluations, notes)
+    written, _ = packaging.package_run(FLAGS.workdir, FLAGS.out, FLAGS.max_faces, evaluations, notes,
+                                       step=FLAGS.step)
     if not written:
         raise SystemExit(1)
 

@@ -18,7 +18,7 @@ from ppgan_tf.evaluation import evaluate, photos
 from ppgan_tf.faces import recognition
 from ppgan_tf.models import recognisers
 from ppgan_tf.seeds import noise_of_seeds_numpy
-from ppgan_tf.training import run, verificator_pretraining
+from ppgan_tf.training import ppgan, run, verificator_pretraining
 
 MAX_SSIM_DROP = 0.005
 
@@ -37,12 +37,11 @@ def add_portable_generator(candidate_dir):
         return packaged.add_portable_generator(tflite.convert(portable_dir, "float16"), candidate_dir)
 
 
-def check_package(workdir, candidate_dir, max_faces, log=print):
-    """The float32 run against its package (float16 Keras, TFLite) on the run's test faces: parity per judge."""
+def check_package(workdir, candidate_dir, max_faces, reference_generator, log=print):
+    """The float32 generator against its package (float16 Keras, TFLite) on the run's test faces: parity per judge."""
     config = RunConfig.load(workdir)
     _, test = run.prepare_data(config, workdir, log=lambda _: None, save_split=False)
     test = evaluate.subsample_people(test, max_faces, config.seed)
-    reference_generator = keras.saving.load_model(os.path.join(workdir, layout.GENERATOR))
     packaged_generator = packaged.load_packaged_network("generator", candidate_dir)
     seeds = np.arange(len(test.images), dtype=np.int64)
     outputs = {name: generator.deidentify(test.images, seeds)
@@ -60,16 +59,20 @@ def check_package(workdir, candidate_dir, max_faces, log=print):
     return report
 
 
-def package_run(workdir, out, max_faces=200, evaluations=(), notes="", log=print):
+def package_run(workdir, out, max_faces=200, evaluations=(), notes="", log=print, step=None):
     """Packages WORKDIR's generator and verificator into `out`; returns (written, report).
 
     `evaluations`: whole-photo evaluation reports whose numbers go into the model card;
-    `notes`: Markdown the card adds to its limits.
+    `notes`: Markdown the card adds to its limits; `step`: package G as the
+    run's checkpoint of that step holds it instead of the finished run's G.
     """
     config = RunConfig.load(workdir)
-    with open(os.path.join(workdir, layout.METRICS)) as f:
-        metrics = json.load(f)
-    generator = keras.saving.load_model(os.path.join(workdir, layout.GENERATOR))
+    if step is None:
+        with open(os.path.join(workdir, layout.METRICS)) as f:
+            step = json.load(f)["steps"]
+        generator = keras.saving.load_model(os.path.join(workdir, layout.GENERATOR))
+    else:
+        generator = ppgan.restore_generator(config, os.path.join(workdir, layout.CHECKPOINTS), step)
     verificator, verificator_info = verificator_pretraining.load_verificator(run.verificator_dir(config, workdir))
     info = {
         "image_size": config.image_size,
@@ -81,7 +84,7 @@ def package_run(workdir, out, max_faces=200, evaluations=(), notes="", log=print
         "trained_against": run.trained_against(config, verificator_info),
         # Dataset names, not this machine's paths: the package travels.
         "training_data": ",".join(manifest.source_name(part) for part in config.data.split(",") if part.strip()),
-        "steps": metrics["steps"],
+        "steps": step,
         "run_config": {**config.__dict__, "data": "", "verificator_dir": ""},
     }
     parent = os.path.dirname(os.path.abspath(out))
@@ -90,7 +93,7 @@ def package_run(workdir, out, max_faces=200, evaluations=(), notes="", log=print
     try:
         packaged.write_packaged_model(generator, verificator, info, candidate)
         add_portable_generator(candidate)
-        report = check_package(workdir, candidate, max_faces, log)
+        report = check_package(workdir, candidate, max_faces, generator, log)
         losses = [(f"{judge} {variant}", rows["float32"]["deid_rate"] - row["deid_rate"],
                    rows["float32"]["ssim"] - row["ssim"])
                   for judge, rows in report.items() if isinstance(rows, dict) for variant, row in rows.items()]
@@ -109,7 +112,7 @@ def package_run(workdir, out, max_faces=200, evaluations=(), notes="", log=print
             os.rename(out, backup)
         os.rename(candidate, out)
         shutil.rmtree(backup, ignore_errors=True)
-        log(f"packaged {workdir} (step {metrics['steps']}) into {out}")
+        log(f"packaged {workdir} (step {step}) into {out}")
         return True, report
     finally:
         shutil.rmtree(candidate, ignore_errors=True)

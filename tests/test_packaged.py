@@ -102,6 +102,15 @@ def test_a_trained_run_is_packaged_with_its_float16_check_and_a_card_naming_each
     text = card + open(os.path.join(out, packaged.INFO_FILENAME)).read()
     assert not any(path in text for path in machine_paths)
     assert info["training_data"] == os.path.basename(os.path.dirname(tiny_run[0]))
+    # A chosen checkpoint packages as the finished run's generator when it is the same step.
+    from export import packaging
+
+    at_step = str(tmp_path / "at_step")
+    assert packaging.package_run(workdir, at_step, max_faces=8, log=lambda _: None, step=3)[0]
+    assert packaged.load_info(at_step)["steps"] == 3
+    with np.load(os.path.join(out, packaged.WEIGHT_FILES["generator"])) as final, \
+            np.load(os.path.join(at_step, packaged.WEIGHT_FILES["generator"])) as chosen:
+        assert final.files == chosen.files and all(np.array_equal(final[k], chosen[k]) for k in final.files)
     # A new evaluation's card leaves the weights, model.json and the float16 check as they were.
     kept = {name: open(os.path.join(out, name), "rb").read() for name in os.listdir(out) if name != "MODEL_CARD.md"}
     notes = tmp_path / "notes.md"

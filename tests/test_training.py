@@ -167,6 +167,23 @@ def test_a_new_run_starts_from_a_packaged_generator_and_its_step(tmp_path):
     np.testing.assert_allclose(taken(faces), verificator(faces), atol=2e-2)  # float16 weights
 
 
+def test_the_generator_of_a_chosen_checkpoint_is_restored(tmp_path):
+    config = tiny_config()
+    trainer = ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(), str(tmp_path))
+    batch = _batch(config, _faces())
+    weights = {}
+    for step in (1, 2):
+        trainer.train_step(batch)
+        trainer.save_checkpoint()
+        weights[step] = _weights(trainer.generator)
+    restored = _weights(ppgan.restore_generator(config, str(tmp_path), 1))
+    for x, y in zip(weights[1], restored):
+        np.testing.assert_array_equal(x, y)
+    assert any(not np.array_equal(x, y) for x, y in zip(weights[2], restored))
+    with pytest.raises(FileNotFoundError, match=r"step 5 \(kept: \[1, 2\]\)"):
+        ppgan.restore_generator(config, str(tmp_path), 5)
+
+
 def _one_step(config, faces, verificator, directory):
     """(trainer, its first step's terms as floats) of `config`, from seed 0: variants of a config compare."""
     keras.utils.set_random_seed(0)

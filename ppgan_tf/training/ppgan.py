@@ -39,6 +39,23 @@ def build_discriminator(config):
     )
 
 
+def restore_generator(config, checkpoint_dir, step):
+    """G as a run's checkpoint of `step` holds it (float32), e.g. the step the monitor showed best, to package.
+
+    Raises FileNotFoundError naming the steps there are when there is no checkpoint of `step`.
+    """
+    path = os.path.join(checkpoint_dir, f"ckpt-{step}")
+    if not tf.io.gfile.exists(f"{path}.index"):
+        state = tf.train.get_checkpoint_state(checkpoint_dir)
+        kept = [int(name.rsplit("-", 1)[1]) for name in (state.all_model_checkpoint_paths if state else [])]
+        raise FileNotFoundError(f"{checkpoint_dir}: no checkpoint of step {step} (kept: {kept or 'none'})")
+    generator = build_generator(config)
+    generator(tf.zeros([1, config.image_size, config.image_size, config.channels]), noise_seeds=tf.zeros([1], tf.int64))
+    # The trainer's checkpoint keeps G's variables as a flat list under "generator" (see PPGANTrainer).
+    tf.train.Checkpoint(generator=list(generator.variables)).restore(path).expect_partial()
+    return generator
+
+
 def face_patch_weights(discriminator, image_size, margin=0.2):
     """`[1, h, w, 1]` float32: 1 for D's patches centred on the aligned face (`alignment.face_box`), else 0."""
     side = discriminator(tf.zeros([1, image_size, image_size, discriminator.channels])).shape[1]
