@@ -51,8 +51,11 @@ def main(argv):
         return
     if not FLAGS.workdir:
         raise app.UsageError("--workdir is required (or --card_only)")
-    written, _ = packaging.package_run(FLAGS.workdir, FLAGS.out, FLAGS.max_faces, evaluations, notes,
-                                       step=FLAGS.step)
+    try:
+        written, _ = packaging.package_run(FLAGS.workdir, FLAGS.out, FLAGS.max_faces, evaluations, notes,
+                                           step=FLAGS.step)
+    except FileNotFoundError as error:  # e.g. no checkpoint of --step: one line, not a traceback
+        raise SystemExit(f"error: {error}") from None
     if not written:
         raise SystemExit(1)
 

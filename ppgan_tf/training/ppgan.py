@@ -52,7 +52,8 @@ def restore_generator(config, checkpoint_dir, step):
     generator = build_generator(config)
     generator(tf.zeros([1, config.image_size, config.image_size, config.channels]), noise_seeds=tf.zeros([1], tf.int64))
     # The trainer's checkpoint keeps G's variables as a flat list under "generator" (see PPGANTrainer).
-    tf.train.Checkpoint(generator=list(generator.variables)).restore(path).expect_partial()
+    tf.train.Checkpoint(generator=list(generator.variables)).restore(path).expect_partial() \
+        .assert_existing_objects_matched()
     return generator
 
 
