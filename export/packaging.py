@@ -59,7 +59,7 @@ def check_package(workdir, candidate_dir, max_faces, reference_generator, log=pr
     return report
 
 
-def package_run(workdir, out, max_faces=200, evaluations=(), notes="", log=print, step=None):
+def package_run(workdir, out, max_faces=600, evaluations=(), notes="", log=print, step=None):
     """Packages WORKDIR's generator and verificator into `out`; returns (written, report).
 
     `evaluations`: whole-photo evaluation reports whose numbers go into the model card;
