@@ -151,6 +151,14 @@ def test_a_non_positive_soften_sigma_is_refused(detector):
         _deidentifier(detector, guard_soften=(2.0, 0.0))
 
 
+def test_facenet_can_guard_and_an_unknown_guard_is_refused(detector):
+    guard = _deidentifier(detector, guard_with="facenet").guard
+    assert guard.name == "facenet" and guard.threshold == pytest.approx(1.074)
+    assert guard.embed(np.zeros([2, 64, 64, 3], np.uint8)).shape == (2, 512)
+    with pytest.raises(ValueError, match="guard_with"):
+        _deidentifier(detector, guard_with="arcface")
+
+
 def test_an_unknown_guard_retry_is_refused(detector):
     with pytest.raises(ValueError, match="guard_retry"):
         _deidentifier(detector, guard_retry="twice")

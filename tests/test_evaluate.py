@@ -135,6 +135,9 @@ def test_judges_come_by_name_and_those_the_generator_trained_against_are_refused
     assert [judge.name for judge in chosen] == ["facenet", "dlib"]
     assert chosen[1].threshold == 0.6 and chosen[0].threshold == chosen[0].recogniser.threshold
     assert set(refused) == {"sface"} and "trained against" in refused["sface"]
+    # The guard's recogniser is refused too: it let through only the faces it no longer matched.
+    chosen, refused = judges.build_judges(["facenet", "dlib"], ["sface"], log=lambda _: None, guarded_by="facenet")
+    assert [judge.name for judge in chosen] == ["dlib"] and "guard" in refused["facenet"]
     with pytest.raises(ValueError, match="unknown judges"):
         judges.build_judges(["arcface"])
 

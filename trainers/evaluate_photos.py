@@ -5,9 +5,9 @@ r"""Evaluates a model through the whole-photo route on a run's held-out photos.
 
 The photos are those of the run's test faces from --dataset (the people held out
 of training); each goes through the de-identifier (detection, alignment, the
-generator under the SFace guard, pasting back) and is judged by dlib at its
-published threshold 0.6 and by the pretrained recognisers the generator never
-trained against, beside the baselines. Writes WORKDIR/evaluation_photos_<dataset>/report.json
+generator under the guard (SFace, or --guard_with=facenet), pasting back) and is judged
+by dlib at its published threshold 0.6 and by the pretrained recognisers the generator
+never trained against and the guard did not use, beside the baselines. Writes WORKDIR/evaluation_photos_<dataset>/report.json
 (or --out) and prints the table.
 """
 
@@ -33,11 +33,13 @@ flags.DEFINE_bool("second_detector", True, "Also measure detection by dlib's HOG
 flags.DEFINE_string("out", None, "Report folder (default WORKDIR/evaluation_photos_<dataset>).")
 flags.DEFINE_integer("guard_tries", GUARD_TRIES, "Generations the guard may try per face before the blur.")
 flags.DEFINE_float("guard_margin", GUARD_MARGIN,
-                   "Distance the guard's SFace must see, as a multiple of its threshold.")
+                   "Distance the guard's recogniser must see, as a multiple of its threshold.")
 flags.DEFINE_enum("guard_retry", GUARD_RETRY, GUARD_RETRIES,
                  "What the guard's retries generate from: the last generated face (chain) or the original.")
 flags.DEFINE_list("guard_soften", [f"{sigma:g}" for sigma in GUARD_SOFTEN],
                   "Blurs (Gaussian sigmas) tried on the last generated face before the fallback; '' for none.")
+flags.DEFINE_enum("guard_with", "sface", ["sface", "facenet"],
+                  "The guard's recogniser; it is refused as a judge (it passed only faces it no longer matched).")
 flags.DEFINE_enum("route_detector", "mtcnn", ["mtcnn", "yunet"],
                   "The de-identifier's detector (ppgan-deidentify's default is yunet; mtcnn keeps earlier numbers "
                   "comparable).")
@@ -50,9 +52,10 @@ def main(argv):
 
     config = RunConfig.load(FLAGS.workdir)
     trained_against = run.trained_against(config, run.load_verificator_info(config, FLAGS.workdir))
-    judge_list, _ = judges.build_judges(FLAGS.judges, trained_against)
+    judge_list, _ = judges.build_judges(FLAGS.judges, trained_against, guarded_by=FLAGS.guard_with)
     deidentifier = Deidentifier(FLAGS.model or FLAGS.workdir, detector_name=FLAGS.route_detector,
-                                guard_tries=FLAGS.guard_tries, guard_margin=FLAGS.guard_margin,
+                                guard_with=FLAGS.guard_with, guard_tries=FLAGS.guard_tries,
+                                guard_margin=FLAGS.guard_margin,
                                 guard_retry=FLAGS.guard_retry,
                                 guard_soften=[float(sigma) for sigma in FLAGS.guard_soften])
     report = photos.evaluate_photos(

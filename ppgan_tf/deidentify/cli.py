@@ -56,8 +56,9 @@ def parse_args(argv):
                              "generated face before the fallback, each checked by the guard; '' for none "
                              f"(default {','.join(f'{sigma:g}' for sigma in GUARD_SOFTEN)})")
     parser.add_argument("--no-guard", action="store_true", help="do not check generated faces with a recogniser")
-    parser.add_argument("--guard-with", choices=("sface", "verificator"), default="sface",
-                        help="the guard's recogniser: SFace (default) or the model's own verificator")
+    parser.add_argument("--guard-with", choices=("sface", "facenet", "verificator"), default="sface",
+                        help="the guard's recogniser: SFace (default), FaceNet (which the shipped model never "
+                             "trained against; loads TensorFlow) or the model's own verificator")
     parser.add_argument("--fallback", choices=MODES[1:], default="blur", help="for faces the guard rejects")
     parser.add_argument("--aligned", action="store_true", help="inputs are aligned face crops: no detection")
     parser.add_argument("--keep-audio", action="store_true", help="copy videos' audio (ffmpeg from imageio-ffmpeg)")

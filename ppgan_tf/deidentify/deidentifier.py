@@ -53,8 +53,10 @@ class Deidentifier:
             the noise while a recogniser still matches them.
         guard_with: who judges for the guard: 'sface' (default; SFace, a
             99.5% LFW recogniser the model did not necessarily train against,
-            at its published threshold), 'verificator' (the model's own), or
-            any object with `embed(uint8 faces)` and `threshold`.
+            at its published threshold), 'facenet' (FaceNet 20180408, which
+            the shipped model never trained against; loads TensorFlow),
+            'verificator' (the model's own), or any object with
+            `embed(uint8 faces)` and `threshold`.
         guard_tries: generations tried before falling back.
         guard_margin: how far the guard's recogniser must place the generated
             face from the original, as a multiple of its match threshold (1.0:
@@ -129,9 +131,14 @@ class Deidentifier:
             from ppgan_tf.faces.recognition import SFaceOpenCV
 
             return SFaceOpenCV(margin=margin)  # SFace's embeddings, 1.7x faster than through TF
+        if guard_with == "facenet":
+            from ppgan_tf.models import recognisers
+
+            return recognisers.load_recogniser("facenet")
         if hasattr(guard_with, "embed") and hasattr(guard_with, "threshold"):
             return guard_with
-        raise ValueError(f"guard_with={guard_with!r}: 'sface', 'verificator' or an object with embed and threshold")
+        raise ValueError(f"guard_with={guard_with!r}: 'sface', 'facenet', 'verificator' or an object with embed and "
+                         "threshold")
 
     # === One image ===
 

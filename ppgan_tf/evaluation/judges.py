@@ -224,16 +224,18 @@ def _pretrained(name):
 _BUILDERS = {"triplet": _triplet, "dlib": _dlib, "facenet": _pretrained("facenet"), "sface": _pretrained("sface")}
 
 
-def build_judges(names, trained_against=(), log=print, **context):
+def build_judges(names, trained_against=(), log=print, guarded_by=None, **context):
     """The judges named (from `JUDGES`), ready to embed: ([Judge], {refused name: why}).
 
     A recogniser the generator learnt from (in L_verif, or as its
-    verificator's teacher) would judge what it taught: it is refused. A judge
-    whose package is missing is skipped with a message.
+    verificator's teacher) would judge what it taught, and the privacy
+    guard's recogniser let through only what it no longer matches: both are
+    refused. A judge whose package is missing is skipped with a message.
 
     Args:
         names: judge names, e.g. ("triplet", "dlib").
         trained_against: the recognisers the run trained against.
+        guarded_by: the name of the recogniser the de-identifier's guard judged every output with, if any.
         **context: what the triplet judge needs when it is not trained yet:
             judge_dir, run_faces (a function giving the run's (train, test)
             faces), facenet_steps, seed, test_pairs; and log.
@@ -246,9 +248,11 @@ def build_judges(names, trained_against=(), log=print, **context):
         raise ValueError(f"unknown judges {unknown}; choose from {list(JUDGES)}")
     chosen, refused = [], {}
     for name in names:
-        if name in trained_against:
-            refused[name] = "the generator trained against it"
-            log(f"judge {name} refused: the generator trained against it")
+        why = ("the generator trained against it" if name in trained_against
+               else "the privacy guard passed only faces it no longer matched" if name == guarded_by else None)
+        if why:
+            refused[name] = why
+            log(f"judge {name} refused: {why}")
             continue
         try:
             chosen.append(_BUILDERS[name](dict(context, log=log)))
