@@ -21,7 +21,8 @@ LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "discriminator",
 
 
 def build_generator(config):
-    return UNetGenerator(
+    """The run's G, built (its weights made) by one call on a zero face."""
+    generator = UNetGenerator(
         image_size=config.image_size,
         channels=config.channels,
         base_filters=config.generator_base_filters,
@@ -30,6 +31,8 @@ def build_generator(config):
         upsampling=config.generator_upsampling,
         name="generator",
     )
+    generator(tf.zeros([1, config.image_size, config.image_size, config.channels]), noise_seeds=tf.zeros([1], tf.int64))
+    return generator
 
 
 def build_discriminator(config):
@@ -50,7 +53,6 @@ def restore_generator(config, checkpoint_dir, step):
         kept = [int(name.rsplit("-", 1)[1]) for name in (state.all_model_checkpoint_paths if state else [])]
         raise FileNotFoundError(f"{checkpoint_dir}: no checkpoint of step {step} (kept: {kept or 'none'})")
     generator = build_generator(config)
-    generator(tf.zeros([1, config.image_size, config.image_size, config.channels]), noise_seeds=tf.zeros([1], tf.int64))
     # The trainer's checkpoint keeps G's variables as a flat list under "generator" (see PPGANTrainer).
     tf.train.Checkpoint(generator=list(generator.variables)).restore(path).expect_partial() \
         .assert_existing_objects_matched()
@@ -93,7 +95,6 @@ class PPGANTrainer:
             keras.utils.set_random_seed(config.seed)
             self.generator = build_generator(config)
             self.discriminator = build_discriminator(config)
-            self.generator(tf.zeros(shape), noise_seeds=tf.zeros([1], tf.int64))
             self.discriminator(tf.zeros(shape))
             self.generator_optimizer = runtime.make_optimizer(
                 config.learning_rate, config.beta_1, keras.mixed_precision.dtype_policy().name
