@@ -149,3 +149,20 @@ def test_what_a_run_trained_against_includes_its_verificators_teachers():
     assert run.trained_against(tiny_config(), {}) == []
     assert run.trained_against(tiny_config(verificators="lightcnn+sface"), {"teachers": []}) == ["sface"]
     assert run.trained_against(tiny_config(), {"teachers": ["facenet"]}) == ["facenet"]
+
+
+def test_what_a_judged_model_trained_against_comes_from_its_own_record(tmp_path):
+    from conftest import tiny_config
+    from ppgan_tf import packaged
+    from ppgan_tf.training import run
+
+    workdir = tmp_path / "run"
+    tiny_config(verificators="lightcnn+sface").save(str(workdir))
+    assert run.model_trained_against(str(workdir)) == ["sface"]
+    # A model trained on from that run with an ensemble: its packaged record counts, not the run's.
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / packaged.INFO_FILENAME).write_text(json.dumps({"trained_against": ["facenet", "sface"]}))
+    assert run.model_trained_against(str(package), default=["sface"]) == ["facenet", "sface"]
+    assert run.model_trained_against(str(tmp_path / "generator.tflite"), default=["sface"]) == ["sface"]
+    assert run.model_trained_against(None) == packaged.load_info()["trained_against"]

@@ -6,14 +6,14 @@ r"""Evaluates a model through the whole-photo route on a run's held-out photos.
 The photos are those of the run's test faces from --dataset (the people held out
 of training); each goes through the de-identifier (detection, alignment, the
 generator under the guard (SFace, or --guard_with=facenet), pasting back) and is judged
-by dlib at its published threshold 0.6 and by the pretrained recognisers the generator
-never trained against and the guard did not use, beside the baselines. Writes WORKDIR/evaluation_photos_<dataset>/report.json
-(or --out) and prints the table.
+by dlib at its published threshold 0.6 and by the pretrained recognisers the judged model
+never trained against (its own record: a packaged model's model.json, or a work directory's
+config) and the guard did not use, beside the baselines. Writes
+WORKDIR/evaluation_photos_<dataset>/report.json (or --out) and prints the table.
 """
 
 from absl import app, flags
 
-from ppgan_tf.config import RunConfig
 from ppgan_tf.deidentify.deidentifier import (GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_SOFTEN, GUARD_TRIES,
                                              Deidentifier)
 from ppgan_tf.evaluation import judges, photos
@@ -50,8 +50,9 @@ def main(argv):
     del argv
     from ppgan_tf.faces.detection import DlibFrontalDetector, FaceDetector
 
-    config = RunConfig.load(FLAGS.workdir)
-    trained_against = run.trained_against(config, run.load_verificator_info(config, FLAGS.workdir))
+    # The judged model's record; a SavedModel, .tflite or .onnx keeps none: the run's own then.
+    trained_against = run.model_trained_against(FLAGS.model or FLAGS.workdir,
+                                                default=run.model_trained_against(FLAGS.workdir))
     judge_list, _ = judges.build_judges(FLAGS.judges, trained_against, guarded_by=FLAGS.guard_with)
     deidentifier = Deidentifier(FLAGS.model or FLAGS.workdir, detector_name=FLAGS.route_detector,
                                 guard_with=FLAGS.guard_with, guard_tries=FLAGS.guard_tries,

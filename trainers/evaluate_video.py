@@ -12,11 +12,10 @@ and each method's output video, and prints the table (see
 `ppgan_tf.evaluation.video`).
 """
 
-import os
-
 from absl import app, flags
 
 from ppgan_tf.evaluation import judges, video
+from ppgan_tf.training import run
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "Folder for the clip, the output videos and the report.")
@@ -49,26 +48,13 @@ def photo_paths():
     return list(first.values())[: FLAGS.people * 2]  # spares, for photos without a detectable face
 
 
-def trained_against(model):
-    from ppgan_tf import packaged
-    from ppgan_tf.config import RunConfig
-    from ppgan_tf.training import run
-
-    if model and os.path.exists(os.path.join(model, "config.json")):
-        config = RunConfig.load(model)
-        return run.trained_against(config, run.load_verificator_info(config, model))
-    if model is None or os.path.exists(os.path.join(model, packaged.INFO_FILENAME)):
-        return packaged.load_info(model)["trained_against"]
-    return []
-
-
 def main(argv):
     del argv
     from ppgan_tf.deidentify.deidentifier import Deidentifier
     from ppgan_tf.faces.detection import FaceDetector
 
     model = FLAGS.model or FLAGS.workdir
-    judge_list, refused = judges.build_judges(FLAGS.judges, trained_against(model))
+    judge_list, refused = judges.build_judges(FLAGS.judges, run.model_trained_against(model))
     detector = FaceDetector()
     people = video.people_of_photos(photo_paths(), detector)[: FLAGS.people]
     if len(people) < 2:

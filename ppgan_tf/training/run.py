@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from ppgan_tf import layout, metrics, packaged
-from ppgan_tf.config import split_names
+from ppgan_tf.config import RunConfig, split_names
 from ppgan_tf.data import images as face_images
 from ppgan_tf.data import manifest, pipeline, split
 from ppgan_tf.seeds import run_seeds
@@ -277,6 +277,21 @@ def trained_against(config, verificator_info):
     """
     direct = [name for name in split_names(config.verificators) if name != "lightcnn"]
     return sorted(set(direct) | set(verificator_info.get("teachers", [])))
+
+
+def model_trained_against(model, default=()):
+    """What a model to be judged learnt from: `trained_against` of a work directory, or the record of a packaged
+    model folder (None: the shipped one); `default` for a model that keeps no record (a SavedModel, .tflite, .onnx).
+
+    An evaluation takes this from the model it judges, not from the run whose held-out photos it uses: a model
+    trained on from that run may have learnt from more recognisers.
+    """
+    if model is not None and layout.is_workdir(model):
+        config = RunConfig.load(model)
+        return trained_against(config, load_verificator_info(config, model))
+    if model is None or os.path.exists(os.path.join(model, packaged.INFO_FILENAME)):
+        return list(packaged.load_info(model)["trained_against"])
+    return list(default)
 
 
 def describe_workdir(workdir, results):
