@@ -77,6 +77,38 @@ def test_the_guard_resamples_then_falls_back_to_blur(detector):
     assert not faces[0].guard_passed and faces[0].fallback == "guard" and faces[0].mode == "blur"
 
 
+def test_a_guard_start_generates_as_deep_as_before_and_keeps_a_fallen_back_face_hidden(detector):
+    from ppgan_tf.deidentify.deidentifier import GuardDepth
+
+    photo, _ = _dark_face_photo()
+    faces = detector.detect(photo)
+    _, reports = _deidentifier(detector, StubBackend()).process(photo, faces, seeds=[1])
+    assert reports[0].guard_tries == 1 and GuardDepth.of(reports[0]) == GuardDepth()
+    # Started at three tries: the first two pass unjudged; the third (again a fresh inverted face) passes.
+    _, reports = _deidentifier(detector, StubBackend(), guard_tries=5).process(
+        photo, faces, seeds=[1], guard_starts=[GuardDepth(tries=3)])
+    assert reports[0].guard_passed and reports[0].guard_tries == 3
+    # Started at a softening: every generation unjudged, then the blur of that sigma judged first.
+    _, reports = _deidentifier(detector, StubBackend(), guard_tries=3, guard_soften=(1.0, 2.0)).process(
+        photo, faces, seeds=[1], guard_starts=[GuardDepth(softened=2.0, tries=3)])
+    assert reports[0].guard_passed and reports[0].guard_softened == 2.0
+    backend = StubBackend()
+    _, reports = _deidentifier(detector, backend).process(photo, faces, seeds=[1],
+                                                          guard_starts=[GuardDepth(fell_back=True)])
+    assert reports[0].mode == "blur" and reports[0].fallback == "guard" and backend.generated == 0
+    assert GuardDepth(fell_back=True) > GuardDepth(softened=4.0, tries=5) > GuardDepth(tries=5) > GuardDepth()
+
+
+def test_a_video_track_never_goes_back_to_a_shallower_guard_depth(detector, tmp_path):
+    source, target = str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4")
+    _write_video(source, frames=6)
+    tries = []
+    # The first frame's face needs three generations; later ones would pass at the first (the stub's count has grown).
+    files.deidentify_video(_deidentifier(detector, StubBackend(matching_tries=1), guard_tries=5), source, target,
+                           seed=3, on_frame=lambda _, reports: tries.extend(r.guard_tries for r in reports))
+    assert len(tries) == 6 and set(tries) == {3}
+
+
 class _ShiftingBackend(StubBackend):
     """Each generation brightens its input by 40 levels; the guard passes a face 100 levels from the original."""
 

@@ -39,6 +39,25 @@ class FaceReport:
     remembered: bool = False  # not detected in this frame; its last box was used
 
 
+@dataclasses.dataclass(frozen=True, order=True)
+class GuardDepth:
+    """How far the guard had to go for a face, ordered from shallow to deep: fell back, then softened, then tries.
+
+    A video track starts each frame's face at the deepest depth any of its frames needed (`Deidentifier.process`,
+    `guard_starts`): its face no longer switches between one and two generations from frame to frame (flicker) and
+    is never less changed than it was.
+    """
+
+    fell_back: bool = False
+    softened: float = 0.0
+    tries: int = 1
+
+    @classmethod
+    def of(cls, report):
+        """The depth `report`'s face reached (shallowest for a face the guard did not judge)."""
+        return cls(report.fallback == "guard", report.guard_softened, max(1, report.guard_tries))
+
+
 class Deidentifier:
     """Replaces every face in RGB uint8 images with a generated (or blurred, pixelated, solid) one.
 
@@ -158,7 +177,7 @@ class Deidentifier:
         with self.timed("detection"):
             return self.detector.detect(image)
 
-    def process(self, image, faces=None, seeds=None, tracks=None, remembered=None):
+    def process(self, image, faces=None, seeds=None, tracks=None, remembered=None, guard_starts=None):
         """De-identifies `image` (RGB uint8); returns (new image, [FaceReport]).
 
         Args:
@@ -169,6 +188,9 @@ class Deidentifier:
                 and its track's last box stands in: that region is hidden
                 with the fallback (blur) rather than given a generated face,
                 which would be pasted where the person may no longer be.
+            guard_starts: per face, the `GuardDepth` its generation starts
+                at: depths below it are generated but not judged, and a
+                face that fell back before falls back again.
         """
         if faces is None:
             faces = self.detect(image)
@@ -186,7 +208,8 @@ class Deidentifier:
                     with self.timed("classic"):
                         result = replace.classic(result, face.box, self.fallback)
                 else:
-                    result = self._replace(result, face, seeds[i], report)
+                    start = guard_starts[i] if guard_starts else GuardDepth()
+                    result = self._replace(result, face, seeds[i], report, start)
             except Exception as error:  # fail closed: whatever broke, the face is hidden
                 result = replace.classic(result, face.box, self.fail_mode)
                 report.mode, report.fallback = self.fail_mode, f"error: {type(error).__name__}: {error}"
@@ -197,13 +220,13 @@ class Deidentifier:
                 cv2.rectangle(result, (x, y), (x + w, y + h), (0, 255, 0), max(1, image.shape[1] // 400))
         return result, reports
 
-    def _replace(self, image, face, seed, report):
+    def _replace(self, image, face, seed, report, start=GuardDepth()):
         if self.replacewith != "ppgan":
             with self.timed("classic"):
                 return replace.classic(image, face.box, self.replacewith)
         with self.timed("alignment"):
             aligned = alignment.align_face(image, face.landmarks, self.backend.image_size, self.margin)
-        fake = self._guarded_generation(self._model_input(aligned.crop), seed, report)
+        fake = self._guarded_generation(self._model_input(aligned.crop), seed, report, start)
         if fake is None:
             report.mode, report.fallback = self.fallback, "guard"
             with self.timed("classic"):
@@ -217,8 +240,10 @@ class Deidentifier:
             return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[:, :, None]
         return crop
 
-    def _guarded_generation(self, crop, seed, report):
-        """A generated face the guard's recogniser no longer matches to `crop`, or None."""
+    def _guarded_generation(self, crop, seed, report, start=GuardDepth()):
+        """A generated face the guard's recogniser no longer matches to `crop`, or None; judged from `start` on."""
+        if self.guard is not None and start.fell_back:
+            return None
         with self.timed("guard"):
             original = self.guard.embed(crop[None])[0] if self.guard is not None else None
         source = crop
@@ -232,12 +257,12 @@ class Deidentifier:
             if self.guard is None:
                 return fake
             report.guard_tries = attempt + 1
-            if self._unrecognised(fake, original):
+            if not start.softened and attempt + 1 >= start.tries and self._unrecognised(fake, original):
                 report.guard_passed = True
                 return fake
             if self.guard_retry == "chain":
                 source = fake
-        for sigma in self.guard_soften:
+        for sigma in (sigma for sigma in self.guard_soften if sigma >= start.softened):
             softened = cv2.GaussianBlur(fake, (0, 0), sigma).reshape(fake.shape)
             if self._unrecognised(softened, original):
                 report.guard_passed, report.guard_softened = True, sigma

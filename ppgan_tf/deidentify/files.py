@@ -10,6 +10,7 @@ import os
 import tqdm
 
 from ppgan_tf.deidentify import media, tracking
+from ppgan_tf.deidentify.deidentifier import GuardDepth
 
 
 def photo_seeds(seed, count):
@@ -59,8 +60,10 @@ def deidentify_video(deidentifier, source, target, seed=None, webcam=False, fram
     """Writes `source` (a video file, or a webcam index) de-identified to `target`; returns its report.
 
     Faces are tracked: each track keeps one seed (one new face) for its whole
-    life, and a face missed for up to `frame_memory` frames stays hidden at
-    its last box. The video is written beside `target` and moved into place
+    life and starts each frame's guard at the deepest depth its face needed
+    so far (`GuardDepth`: the face does not flicker between depths, and a
+    track that fell back stays hidden), and a face missed for up to
+    `frame_memory` frames stays hidden at its last box. The video is written beside `target` and moved into place
     only when complete.
 
     Args:
@@ -78,7 +81,7 @@ def deidentify_video(deidentifier, source, target, seed=None, webcam=False, fram
     tracker = tracking.FaceTracker(memory=frame_memory, seed=seed if seed is not None else tracking.seeds_for(1)[0])
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     temporary = media.temporary_beside(target, suffix=".mp4" if webcam else os.path.splitext(target)[1])
-    frames, counts, track_seeds = 0, face_counts([]), {}
+    frames, counts, track_seeds, guard_depths = 0, face_counts([]), {}, {}
     show = webcam and bool(os.environ.get("DISPLAY"))
     try:
         writer = media.video_writer(temporary, fps, size)
@@ -94,8 +97,11 @@ def deidentify_video(deidentifier, source, target, seed=None, webcam=False, fram
                 tracks = tracker.update(detected)
                 result, reports = deidentifier.process(
                     photo, [t.face for t in tracks], [t.seed for t in tracks], [t.track_id for t in tracks],
-                    [t.missed > 0 for t in tracks],
+                    [t.missed > 0 for t in tracks], [guard_depths.get(t.track_id, GuardDepth()) for t in tracks],
                 )
+                for track, report in zip(tracks, reports):
+                    guard_depths[track.track_id] = max(guard_depths.get(track.track_id, GuardDepth()),
+                                                       GuardDepth.of(report))
                 writer.write(result[:, :, ::-1])
                 if on_frame is not None:
                     on_frame(frames, reports)
