@@ -9,8 +9,7 @@ the run's held-out people (whole people never in training). The model is the
 packaged one unless --model or --workdir names another; judges the model
 trained against, and the privacy guard's recogniser, are refused. Writes
 OUT/report.json, OUT/report.md, the clip and each method's output video, and
-prints the table (see
-`ppgan_tf.evaluation.video`).
+prints the table (see `ppgan_tf.evaluation.video`).
 """
 
 from absl import app, flags

@@ -63,8 +63,8 @@ def deidentify_video(deidentifier, source, target, seed=None, webcam=False, fram
     life and starts each frame's guard at the deepest depth its face needed
     so far (`GuardDepth`: the face does not flicker between depths, and a
     track that fell back stays hidden), and a face missed for up to
-    `frame_memory` frames stays hidden at its last box. The video is written beside `target` and moved into place
-    only when complete.
+    `frame_memory` frames stays hidden at its last box. The video is written
+    beside `target` and moved into place only when complete.
 
     Args:
         deidentifier: a `Deidentifier`.

