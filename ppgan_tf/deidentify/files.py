@@ -4,6 +4,7 @@ The library's whole-file behaviour (seed policy, tracks, atomic writes); the
 `ppgan-deidentify` command line only plans the jobs, calls these and reports.
 """
 
+import collections
 import dataclasses
 import os
 
@@ -81,7 +82,7 @@ def deidentify_video(deidentifier, source, target, seed=None, webcam=False, fram
     tracker = tracking.FaceTracker(memory=frame_memory, seed=seed if seed is not None else tracking.seeds_for(1)[0])
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     temporary = media.temporary_beside(target, suffix=".mp4" if webcam else os.path.splitext(target)[1])
-    frames, counts, track_seeds, guard_depths = 0, face_counts([]), {}, {}
+    frames, counts, track_seeds, guard_depths = 0, face_counts([]), {}, collections.defaultdict(GuardDepth)
     show = webcam and bool(os.environ.get("DISPLAY"))
     try:
         writer = media.video_writer(temporary, fps, size)
@@ -97,11 +98,10 @@ def deidentify_video(deidentifier, source, target, seed=None, webcam=False, fram
                 tracks = tracker.update(detected)
                 result, reports = deidentifier.process(
                     photo, [t.face for t in tracks], [t.seed for t in tracks], [t.track_id for t in tracks],
-                    [t.missed > 0 for t in tracks], [guard_depths.get(t.track_id, GuardDepth()) for t in tracks],
+                    [t.missed > 0 for t in tracks], [guard_depths[t.track_id] for t in tracks],
                 )
                 for track, report in zip(tracks, reports):
-                    guard_depths[track.track_id] = max(guard_depths.get(track.track_id, GuardDepth()),
-                                                       GuardDepth.of(report))
+                    guard_depths[track.track_id] = max(guard_depths[track.track_id], GuardDepth.of(report))
                 writer.write(result[:, :, ::-1])
                 if on_frame is not None:
                     on_frame(frames, reports)
