@@ -87,6 +87,16 @@ def test_held_out_photos_are_replaced_and_judged_on_their_faces(tmp_path, detect
     assert "## Verification by `rows` at fixed false-accept rates" in table
     assert os.path.exists(os.path.join(workdir, "evaluation_photos_data", "tradeoff.png"))
     assert ppgan["rows_mean_distance"] > blur["rows_mean_distance"]  # inverted faces move further than blurred ones
+    # One row per judged face, whose facts add up to the report's rates.
+    with open(os.path.join(workdir, "evaluation_photos_data", "faces.csv")) as f:
+        faces = list(csv.DictReader(f))
+    assert len(faces) == report["test_faces"]
+    assert {os.path.join(str(tmp_path), face["photo"]) for face in faces} <= set(paths)
+    assert {face["guard"] for face in faces} == {"generation 1"} and {face["gender"] for face in faces} <= {"f", "m"}
+    assert np.mean([int(face["rows_deidentified"]) for face in faces]) == pytest.approx(ppgan["rows_deid_rate"])
+    assert np.mean([int(face["detected_padded"]) for face in faces]) == pytest.approx(ppgan["detection_rate_padded"])
+    assert np.mean([float(face["ssim"]) for face in faces]) == pytest.approx(ppgan["ssim"], abs=1e-3)
+    assert all(float(face["rows_distance"]) >= 0 for face in faces)
 
 
 def test_the_guard_outcome_names_the_generation_that_passed_the_softening_or_the_fallback():

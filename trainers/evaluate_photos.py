@@ -8,8 +8,9 @@ of training); each goes through the de-identifier (detection, alignment, the
 generator under the guard (FaceNet, or --guard_with=sface), pasting back) and is judged
 by dlib at its published threshold 0.6 and by the pretrained recognisers the judged model
 never trained against (its own record: a packaged model's model.json, or a work directory's
-config) and the guard did not use, beside the baselines. Writes
-WORKDIR/evaluation_photos_<dataset>/report.json (or --out) and prints the table.
+config) and the guard did not use, beside the baselines. Writes report.json,
+report.md, tradeoff.png and faces.csv (one row per face) to
+WORKDIR/evaluation_photos_<dataset>/ (or --out) and prints the table.
 """
 
 from absl import app, flags

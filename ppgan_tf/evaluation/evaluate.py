@@ -137,6 +137,22 @@ def detected_faces(outputs, detector=None, second_detector=None):
     return found
 
 
+def face_facts(originals, outputs, judged, detected=None):
+    """One method's per-face facts: {column: array of one value per face}.
+
+    SSIM, each judge's distance to the original and whether it reaches the judge's threshold (de-identified), and
+    each detection of `detected_faces` ('detected', 'detected_padded', 'second_detected', ...).
+    """
+    facts = {"ssim": metrics.ssim_of_uint8(originals, outputs)}
+    for name, original, output, threshold, _ in judged:
+        distances = np.linalg.norm(np.asarray(original, np.float64) - np.asarray(output, np.float64), axis=-1)
+        facts[f"{name}_distance"] = distances
+        facts[f"{name}_deidentified"] = distances >= threshold
+    for key, found in (detected or {}).items():
+        facts[key.replace("detection_rate", "detected")] = found
+    return facts
+
+
 def method_row(originals, outputs, identities, judged, detected=None):
     """Every metric of one method on a set of faces.
 
@@ -187,7 +203,8 @@ def judges_info(judge_list, thresholds_at_far):
 
 def score_methods(originals, methods, records, judge_list, original_embeddings, group_by=(), detector=None,
                   second_detector=None, log=print):
-    """(rows, groups, thresholds at FAR): `method_row` of every method's outputs and of each group of each attribute.
+    """(rows, groups, thresholds at FAR, faces): `method_row` of every method's outputs and of each group of each
+    attribute, and every method's `face_facts`.
 
     Every row, groups' included, is judged at the thresholds of the whole set
     of originals (`far_thresholds`), returned third.
@@ -199,18 +216,19 @@ def score_methods(originals, methods, records, judge_list, original_embeddings, 
     """
     identities = [record.identity for record in records]
     at_far = far_thresholds(judge_list, original_embeddings, identities)
-    rows, groups = {}, {attribute: {} for attribute in group_by}
+    rows, groups, faces = {}, {attribute: {} for attribute in group_by}, {}
     for name, outputs in methods.items():
         output_embeddings = embed_once(judge_list, outputs)
         judged = [(judge.name, original_embeddings[judge.recogniser], output_embeddings[judge.recogniser],
                    judge.threshold, at_far[judge.name]) for judge in judge_list]
         detected = detected_faces(outputs, detector, second_detector)
         rows[name] = method_row(originals, outputs, identities, judged, detected)
+        faces[name] = face_facts(originals, outputs, judged, detected)
         log(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[name].items() if isinstance(v, float)))
         for attribute in group_by:
             for value, row in rows_by_group(attribute, records, originals, outputs, judged, detected).items():
                 groups[attribute].setdefault(value, {})[name] = row
-    return rows, groups, at_far
+    return rows, groups, at_far, faces
 
 
 def group_of(record, attribute):
@@ -311,7 +329,7 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
     methods = {"ppgan": backend.generate(test.images, backend.noise(range(len(test.images))))}
     if include_baselines:
         methods.update(baseline_outputs(test.images))
-    rows, groups, at_far = score_methods(test.images, methods, test.records, judge_list, original_embeddings,
+    rows, groups, at_far, _ = score_methods(test.images, methods, test.records, judge_list, original_embeddings,
                                          group_by, detector, log=log)
 
     attribute_results = {}

@@ -6,9 +6,13 @@ and pastes the new face back; then the original and the output photo are both
 aligned with the landmarks detected on the original, and the two face crops
 are judged as the crop evaluation judges them (de-identification, identity
 switches, rank-1, SSIM over the face, MTCNN with and without padding), beside
-the baselines applied to the original crops.
+the baselines applied to the original crops. Besides the report (JSON, Markdown
+and a trade-off plot) it writes faces.csv: each face's photo, groups, guard
+outcome, distances, de-identification and detections, to find the faces
+behind a missed target.
 """
 
+import csv
 import dataclasses
 import json
 import os
@@ -109,9 +113,9 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
     methods = {"ppgan": outputs}
     if include_baselines:
         methods.update(evaluate.baseline_outputs(originals))
-    rows, groups, at_far = evaluate.score_methods(originals, methods, records, judges,
-                                                  evaluate.embed_once(judges, originals), group_by, detector,
-                                                  second_detector, log)
+    rows, groups, at_far, faces = evaluate.score_methods(originals, methods, records, judges,
+                                                         evaluate.embed_once(judges, originals), group_by, detector,
+                                                         second_detector, log)
     report = {
         "workdir": os.path.abspath(workdir),
         "route": "whole photos through the de-identifier (detect, align, generate under the guard, paste back)",
@@ -148,7 +152,23 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(markdown_table(report))
     report_files.tradeoff_plot(report, os.path.join(out, "tradeoff.png"))
+    write_faces_csv(os.path.join(out, "faces.csv"), records, group_by, faces["ppgan"])
     return report
+
+
+def write_faces_csv(path, records, group_by, facts):
+    """One row per judged face: its photo (under the photos' root), person, groups and the model's `face_facts`,
+    so that the faces behind a missed target can be found and looked at."""
+    columns = ["photo", "identity", *group_by, *facts]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for index, record in enumerate(records):
+            values = [facts[key][index] for key in facts]
+            writer.writerow([record.attribute("source"), record.identity,
+                             *(evaluate.group_of(record, attribute) for attribute in group_by),
+                             *(f"{value:.4f}" if isinstance(value, (float, np.floating)) else int(value)
+                               for value in values)])
 
 
 def _with_padding(row, key):
