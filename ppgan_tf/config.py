@@ -82,6 +82,11 @@ class RunConfig:
                                             "back, so a single painted patch cannot fool V: the change spreads.")
     verif_grey: bool = _field(False, "V scores x and G(x) in grey in L_verif, so a colour cast cannot move its "
                                      "embedding: the identity change has to be in the face's shape and shading.")
+    lambda_shading: float = _field(0.0, "Weight of L_shading (0: none, the paper): L1 between x's and G(x)'s "
+                                        "luminance blurred by shading_sigma, so G cannot paint bands or bright "
+                                        "patches over the face and must change its features instead.")
+    shading_sigma: float = _field(4.0, "Gaussian sigma (pixels) of L_shading's blur: shading coarser than this is "
+                                       "held to x's.")
     adversarial_region: str = _field("image", "Patches L_cGAN is averaged over: 'image' (all of D's patches, the "
                                               "paper) or 'face' (those centred on the aligned face, where G changes "
                                               "it: a face is most of what D can tell apart, undiluted by background).")
@@ -136,7 +141,7 @@ class RunConfig:
         if not 0.0 < self.crop_fraction <= 1.0:
             raise ValueError(f"crop_fraction={self.crop_fraction}: must be in (0, 1]")
         for name in ("steps", "batch_size", "verificator_batch_size", "checkpoint_every", "discriminator_steps",
-                     "discriminator_blocks",
+                     "discriminator_blocks", "shading_sigma",
                      "summary_every", "sample_every", "test_pairs"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)}: must be positive")
@@ -152,8 +157,8 @@ class RunConfig:
             raise ValueError("verificator_blend_share needs verificator_teachers: a blend has no identity to learn")
         if not 0.0 <= self.verif_revert_share <= 1.0:
             raise ValueError(f"verif_revert_share={self.verif_revert_share}: a share, in [0, 1]")
-        if self.r1_weight < 0:
-            raise ValueError(f"r1_weight={self.r1_weight}: must be >= 0")
+        if self.r1_weight < 0 or self.lambda_shading < 0:
+            raise ValueError(f"r1_weight={self.r1_weight}, lambda_shading={self.lambda_shading}: must be >= 0")
         if self.learning_rate <= 0 or self.discriminator_learning_rate < 0:
             raise ValueError("learning_rate must be positive and discriminator_learning_rate >= 0")
         if min(self.verif_warmup_steps, self.verif_ramp_steps) < 0:

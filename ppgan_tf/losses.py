@@ -5,6 +5,8 @@ Per-example values let the training step average over the *global* batch
 training on one device. Images are in [-1, 1].
 """
 
+import math
+
 import tensorflow as tf
 
 # The paper's four settings: which of the verificator (identity) and
@@ -120,6 +122,30 @@ def ssim(images_a, images_b):
 def ssim_loss(images_a, images_b):
     """L_sim, the regulator: 1/2 (1 - SSIM)."""
     return 0.5 * (1.0 - ssim(images_a, images_b))
+
+
+def shading_loss(images_a, images_b, sigma=4.0):
+    """L1 between the two images' luminance after a Gaussian blur of `sigma` pixels, per example.
+
+    What the blur keeps is the shading of whole regions: a generator held to it may redraw a face's edges and
+    features, but not darken the band over the eyes or brighten the nose, the paint that fools a recogniser.
+    """
+    def luminance(images):
+        images = tf.cast(images, tf.float32)
+        if images.shape[-1] == 3:
+            images = tf.reduce_sum(images * tf.constant([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
+        return images
+
+    radius = max(1, int(math.ceil(3.0 * sigma)))
+    taps = tf.exp(-0.5 * tf.square(tf.range(-radius, radius + 1, dtype=tf.float32) / sigma))
+    taps /= tf.reduce_sum(taps)
+
+    def blurred(images):  # separable, reflecting the border so the frame keeps its brightness
+        images = tf.pad(luminance(images), [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
+        images = tf.nn.conv2d(images, tf.reshape(taps, [-1, 1, 1, 1]), 1, "VALID")
+        return tf.nn.conv2d(images, tf.reshape(taps, [1, -1, 1, 1]), 1, "VALID")
+
+    return _mean_per_example(tf.abs(blurred(images_a) - blurred(images_b)))
 
 
 def generator_objective(adversarial, verif, sim, setting="ppgan", lambda_verif=1.0, lambda_sim=1.0):

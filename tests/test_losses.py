@@ -109,3 +109,22 @@ def test_distillation_losses_vanish_on_the_teacher_and_grow_away_from_it():
     np.testing.assert_allclose(losses.similarity_distillation_loss(teacher @ rotation, teacher), 0.0, atol=1e-5)
     shuffled = tf.gather(teacher, [1, 0, 3, 2, 5, 4])
     assert float(tf.reduce_mean(losses.similarity_distillation_loss(shuffled, teacher))) > 0.01
+
+
+def test_shading_loss_holds_regional_brightness_but_lets_fine_detail_change():
+    faces = tf.random.uniform([2, 64, 64, 3], -0.5, 0.5, seed=3)
+    np.testing.assert_allclose(losses.shading_loss(faces, faces).numpy(), 0.0, atol=1e-6)
+    band = np.zeros([2, 64, 64, 3], np.float32)
+    band[:, 20:32] = 0.3  # a painted band, 12 rows of the 64 brighter
+    stripes = np.zeros([2, 64, 64, 3], np.float32)
+    stripes[:, 20:32, ::2] = 0.3  # the same rows, changed in a 2 px pattern of the same energy per pixel
+    stripes[:, 20:32, 1::2] = -0.3
+    painted = losses.shading_loss(faces, faces + band).numpy()
+    redrawn = losses.shading_loss(faces, faces + stripes).numpy()
+    np.testing.assert_allclose(painted, 0.3 * 12 / 64, rtol=0.1)  # the blur keeps a band's mean brightness
+    assert np.all(redrawn < 0.05 * painted)
+    # Colour that leaves luminance unchanged is not shading; grey faces work too.
+    recoloured = faces + tf.constant([0.114, 0.0, -0.299]) * 0.5
+    np.testing.assert_allclose(losses.shading_loss(faces, recoloured).numpy(), 0.0, atol=1e-5)
+    grey = faces[..., :1]
+    assert np.all(losses.shading_loss(grey, grey + band[..., :1]).numpy() > 0.03)

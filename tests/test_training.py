@@ -58,6 +58,19 @@ def test_every_setting_trains(tmp_path, setting):
     np.testing.assert_allclose(float(terms["generator_total"]), expected, rtol=1e-5)
 
 
+def test_the_shading_term_joins_the_generator_loss_only_when_weighted(tmp_path):
+    faces = _faces()
+    for weight in (0.0, 5.0):
+        config = tiny_config(lambda_shading=weight, shading_sigma=2.0)
+        trainer = ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(),
+                                     str(tmp_path / str(weight)))
+        terms = {name: float(value) for name, value in trainer.train_step(_batch(config, faces)).items()}
+        assert (terms["shading"] > 0) == bool(weight)
+        expected = (terms["adversarial"] + terms["lambda_verif"] * terms["verif"] + config.lambda_sim * terms["sim"]
+                    + weight * terms["shading"])
+        np.testing.assert_allclose(terms["generator_total"], expected, rtol=1e-5)
+
+
 @pytest.fixture
 def mixed_bfloat16():
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")

@@ -16,8 +16,8 @@ from ppgan_tf.faces import alignment
 from ppgan_tf.models import PatchDiscriminator, UNetGenerator, patch_centres
 from ppgan_tf.training import runtime, summaries, views
 
-LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "discriminator", "discriminator_accuracy", "r1",
-              "lambda_verif")
+LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "shading", "discriminator", "discriminator_accuracy",
+              "r1", "lambda_verif")
 
 
 def build_generator(config):
@@ -186,9 +186,11 @@ class PPGANTrainer:
             lambda_verif = losses.scheduled_lambda_verif(
                 self.step + 1, config.lambda_verif, config.verif_warmup_steps, config.verif_ramp_steps
             )
+            shading = (losses.shading_loss(real, fake, config.shading_sigma) if config.lambda_shading
+                       else tf.zeros_like(sim))
             generator_total = losses.generator_objective(
                 adversarial, verif, sim, config.setting, lambda_verif, config.lambda_sim
-            )
+            ) + config.lambda_shading * shading
             discriminator = losses.discriminator_loss(real_logits, fake_logits, self.patch_weights) + r1
             generator_loss = tf.nn.compute_average_loss(generator_total, global_batch_size=global_batch)
             discriminator_loss = tf.nn.compute_average_loss(discriminator, global_batch_size=global_batch)
@@ -207,7 +209,7 @@ class PPGANTrainer:
         for _ in range(config.discriminator_steps - 1):
             self._discriminator_update(real, tf.stop_gradient(fake))
         accuracy = losses.discriminator_accuracy(real_logits, fake_logits, self.patch_weights)
-        terms = dict(zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, discriminator, accuracy, r1,
+        terms = dict(zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, shading, discriminator, accuracy, r1,
                                       tf.fill(tf.shape(verif), lambda_verif))))
         # Sums over this replica divided by the global batch: summed over replicas, the mean.
         return {name: tf.reduce_sum(value) / global_batch for name, value in terms.items()}
