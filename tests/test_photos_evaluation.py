@@ -107,3 +107,30 @@ def test_the_guard_outcome_names_the_generation_that_passed_the_softening_or_the
     assert photos.guard_outcome(FaceReport(box=[], score=1.0, mode="ppgan", guard_tries=5, guard_passed=True,
                                            guard_softened=2.0)) == "softened 2"
     assert photos.guard_outcome(FaceReport(box=[], score=1.0, mode="blur", guard_tries=5, fallback="guard")) == "blur"
+
+
+def test_each_photo_gets_its_own_noise_seed_from_the_first_seed(tmp_path):
+    from ppgan_tf.deidentify.deidentifier import FaceReport
+    from ppgan_tf.faces.detection import Face
+
+    paths = []
+    for index in range(3):
+        paths.append(str(tmp_path / f"{index}.png"))
+        cv2.imwrite(paths[-1], np.full((80, 80, 3), 100 + index, np.uint8))
+    face = Face((20, 20, 40, 40), np.array([[30, 35], [50, 35], [40, 45], [32, 55], [48, 55]], np.float32), 0.99)
+
+    class Recording:
+        detector = type("Detector", (), {"detect": staticmethod(lambda photo: [face])})()
+
+        def __init__(self):
+            self.seeds = []
+
+        def process(self, photo, faces, seeds):
+            self.seeds += seeds
+            return photo, [FaceReport(box=list(faces[0].box), score=1.0, mode="ppgan", seed=seeds[0])]
+
+    for first_seed in (0, 7):
+        recording = Recording()
+        originals, outputs, kept, reports = photos.photo_crops(recording, paths, size=32, first_seed=first_seed)
+        assert recording.seeds == [first_seed, first_seed + 1, first_seed + 2] and kept == [0, 1, 2]
+        assert [report.seed for report in reports] == recording.seeds and outputs.shape == (3, 32, 32, 3)

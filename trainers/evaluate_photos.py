@@ -26,6 +26,8 @@ flags.DEFINE_string("dataset", "", "Source dataset of a multi-source run (e.g. l
 flags.DEFINE_string("photos_root", None, "Folder the prepared dataset's photos came from (its 'source' paths).")
 flags.DEFINE_string("model", None, "Model to evaluate (default: the run's own, WORKDIR).")
 flags.DEFINE_integer("max_photos", 0, "Cap on photos, taken as whole people at random (0: all).")
+flags.DEFINE_integer("first_seed", 0, "Noise seed of the first photo (the i-th photo's is first_seed + i); other "
+                     "values show how much the numbers move with the generator's noise.")
 flags.DEFINE_list("judges", ["dlib", "facenet", "sface"], "Judges (refused if the model trained against them).")
 flags.DEFINE_list("group_by", [], "Manifest attributes to report per group (gender, race, age, ...).")
 flags.DEFINE_bool("baselines", True, "Also judge blur, pixelation, mask and k-same on the original crops.")
@@ -64,7 +66,7 @@ def main(argv):
         FLAGS.workdir, FLAGS.dataset, FLAGS.photos_root, deidentifier, judge_list,
         detector=FaceDetector() if FLAGS.detection else None, max_photos=FLAGS.max_photos or None,
         include_baselines=FLAGS.baselines, group_by=FLAGS.group_by, trained_against=trained_against, out=FLAGS.out,
-        second_detector=DlibFrontalDetector() if FLAGS.second_detector else None,
+        second_detector=DlibFrontalDetector() if FLAGS.second_detector else None, first_seed=FLAGS.first_seed,
     )
     print(photos.markdown_table(report))
 

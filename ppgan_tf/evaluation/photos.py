@@ -54,11 +54,12 @@ def test_photos(workdir, dataset, photos_root):
     return paths, records
 
 
-def photo_crops(deidentifier, paths, size=128, margin=0.2, log=print):
+def photo_crops(deidentifier, paths, size=128, margin=0.2, first_seed=0, log=print):
     """(original crops, output crops, kept indices, output photos' face reports) through the whole-photo route.
 
-    The largest face detected in each original photo is replaced; both photos
-    are then aligned with its landmarks. Photos without a face are left out.
+    The largest face detected in each original photo is replaced (the i-th
+    photo's with noise seed `first_seed` + i); both photos are then aligned
+    with its landmarks. Photos without a face are left out.
     """
     originals, outputs, kept, reports = [], [], [], []
     for index, path in enumerate(paths):
@@ -71,7 +72,7 @@ def photo_crops(deidentifier, paths, size=128, margin=0.2, log=print):
         if not faces:
             log(f"skipped {path}: no face found")
             continue
-        output, face_reports = deidentifier.process(photo, faces=faces, seeds=[index])
+        output, face_reports = deidentifier.process(photo, faces=faces, seeds=[first_seed + index])
         originals.append(alignment.align_face(photo, faces[0].landmarks, size, margin).crop)
         outputs.append(alignment.align_face(output, faces[0].landmarks, size, margin).crop)
         kept.append(index)
@@ -90,7 +91,7 @@ def guard_outcome(report):
 
 def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detector=None, max_photos=None,
                     include_baselines=True, group_by=(), trained_against=(), out=None, second_detector=None,
-                    log=print):
+                    first_seed=0, log=print):
     """Judges the whole-photo route on WORKDIR's held-out photos; writes and returns the report.
 
     Args:
@@ -100,11 +101,13 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
             the generation that passed, softened, or fallen back) is always one of them.
         detector, second_detector: MTCNN and another detector (dlib's HOG) run on every method's crops.
         trained_against: the recognisers the model learnt from, named in the report.
+        first_seed: the first photo's noise seed (the i-th photo's is first_seed + i): another value draws other
+            noise, and so other chains under the guard, for the spread of every number over the generator's noise.
     """
     paths, records = test_photos(workdir, dataset, photos_root)
     chosen = evaluate.sample_people([r.identity for r in records], max_photos)
     paths, records = [paths[i] for i in chosen], [records[i] for i in chosen]
-    originals, outputs, kept, reports = photo_crops(deidentifier, paths, log=log)
+    originals, outputs, kept, reports = photo_crops(deidentifier, paths, first_seed=first_seed, log=log)
     records = [dataclasses.replace(records[i], attributes=(*records[i].attributes, ("guard", guard_outcome(report))))
                for i, report in zip(kept, reports)]
     if deidentifier.guard is not None and "guard" not in group_by:
@@ -121,6 +124,7 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
         "route": "whole photos through the de-identifier (detect, align, generate under the guard, paste back)",
         "dataset": dataset,
         "photos": len(paths),
+        "first_seed": first_seed,
         "test_faces": len(originals),
         "test_people": len(set(identities)),
         "model": deidentifier.backend.name,
