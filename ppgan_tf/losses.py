@@ -132,9 +132,7 @@ def shading_loss(images_a, images_b, sigma=4.0):
     """
     def luminance(images):
         images = tf.cast(images, tf.float32)
-        if images.shape[-1] == 3:
-            images = tf.reduce_sum(images * tf.constant([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
-        return images
+        return tf.image.rgb_to_grayscale(images) if images.shape[-1] == 3 else images
 
     radius = max(1, int(math.ceil(3.0 * sigma)))
     taps = tf.exp(-0.5 * tf.square(tf.range(-radius, radius + 1, dtype=tf.float32) / sigma))

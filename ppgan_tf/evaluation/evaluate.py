@@ -330,7 +330,7 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
     if include_baselines:
         methods.update(baseline_outputs(test.images))
     rows, groups, at_far, _ = score_methods(test.images, methods, test.records, judge_list, original_embeddings,
-                                         group_by, detector, log=log)
+                                            group_by, detector, log=log)
 
     attribute_results = {}
     for attribute in attributes:
