@@ -46,9 +46,12 @@ class RunConfig:
     generator_max_filters: int = _field(256, "Cap on G's filters; the width of its 1x1 embedding.")
     generator_dropout: float = _field(0.5, "Rate of G's two noise dropout layers.")
     generator_upsampling: str = _field("resize", "'transpose' (pix2pix) or 'resize' (no checkerboard).")
-    discriminator_base_filters: int = _field(32, "Filters of D's first convolution.")
+    discriminator_base_filters: int = _field(32, "Filters of D's first convolution (a projected D: each head's width).")
     discriminator_blocks: int = _field(2, "D's stride-2 blocks: 2 gives the paper's receptive field of 34 px, 3 "
                                           "pix2pix's 70 (a whole eye and brow).")
+    discriminator_backbone: str = _field("", "'' for the PatchGAN on pixels (the paper), or 'sface': D as small heads "
+                                             "on frozen SFace's 28x28 and 14x14 feature maps of the inner face (a "
+                                             "projected GAN), which knows what faces look like from the start.")
     verificator_width: float = _field(0.5, "Width multiplier of Light CNN-9 (1.0 = published).")
     embedding_dim: int = _field(256, "Verificator embedding size.")
 
@@ -127,6 +130,7 @@ class RunConfig:
             "precision": ("float32", "mixed_bfloat16", "mixed_float16", "auto"),
             "strategy": ("default", "mirrored", "multi_worker"),
             "adversarial_region": ("image", "face"),
+            "discriminator_backbone": ("", "sface"),
             "verificator_decay": ("constant", "cosine"),
         }
         for name, allowed in choices.items():
@@ -163,6 +167,10 @@ class RunConfig:
             raise ValueError("learning_rate must be positive and discriminator_learning_rate >= 0")
         if min(self.verif_warmup_steps, self.verif_ramp_steps) < 0:
             raise ValueError("verif_warmup_steps and verif_ramp_steps must be >= 0")
+        if self.discriminator_backbone and self.adversarial_region != "image":
+            raise ValueError(f"adversarial_region={self.adversarial_region!r}: a projected D "
+                             f"(discriminator_backbone={self.discriminator_backbone!r}) sees only the inner face; "
+                             "use 'image'")
         if self.verificator_batch_size % 2:
             raise ValueError("verificator_batch_size must be even (half positive pairs)")
         return self

@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from ppgan_tf.models import PatchDiscriminator, patch_centres, receptive_field
+from ppgan_tf.models import PatchDiscriminator, ProjectedDiscriminator, patch_centres, receptive_field
 
 
 def test_single_image_in_30x30_logits_out():
@@ -40,3 +40,40 @@ def test_get_config_round_trip():
     assert clone.get_config() == config
     clone(tf.zeros([1, 128, 128, 3]))
     assert receptive_field(clone.conv_layers) == 70  # pix2pix's PatchGAN
+
+
+def test_projected_d_learns_only_its_heads_and_passes_gradients_to_the_image():
+    discriminator = ProjectedDiscriminator(channels=1, filters=8)
+    image = tf.Variable(tf.random.uniform([2, 128, 128, 1], -1, 1))
+    with tf.GradientTape() as tape:
+        logits = discriminator(image)
+    assert logits.shape == (2, 28, 28, 2) and logits.dtype == tf.float32
+    # The 14x14 head's logits are repeated over 2x2 blocks of the 28x28 grid, so both heads weigh alike.
+    coarse = logits.numpy()[..., 1]
+    np.testing.assert_array_equal(coarse, np.repeat(np.repeat(coarse[:, ::2, ::2], 2, axis=1), 2, axis=2))
+    # SFace stays frozen: the trainable weights are the heads' (1x1 mix, 3x3 conv, 1x1 logits; kernels and biases).
+    assert len(discriminator.trainable_variables) == 2 * 3 * 2
+    heads = sum(int(np.prod(v.shape)) for v in discriminator.trainable_variables)
+    assert heads == sum((c * 8 + 8) + (9 * 8 * 8 + 8) + (8 + 1) for c in (256, 512))
+    gradient = tape.gradient(logits, image).numpy()
+    assert np.abs(gradient).max() > 0
+
+
+def test_projected_d_sees_only_the_inner_face():
+    discriminator = ProjectedDiscriminator(channels=3, filters=8)
+    face = np.random.default_rng(0).uniform(-1, 1, [1, 128, 128, 3]).astype(np.float32)
+    framed = face.copy()
+    framed[:, :8], framed[:, -8:], framed[:, :, :8], framed[:, :, -8:] = 1.0, -1.0, 1.0, -1.0  # outside the template
+    np.testing.assert_allclose(discriminator(framed).numpy(), discriminator(face).numpy(), atol=1e-5)
+    centre = face.copy()
+    centre[:, 56:72, 56:72] = 1.0
+    assert np.abs(discriminator(centre).numpy() - discriminator(face).numpy()).max() > 1e-3
+
+
+def test_projected_d_get_config_round_trip():
+    discriminator = ProjectedDiscriminator(channels=3, stages=1, filters=16, name="d")
+    config = discriminator.get_config()
+    assert {"backbone": "sface", "stages": 1, "filters": 16, "channels": 3}.items() <= config.items()
+    clone = ProjectedDiscriminator.from_config(config)
+    assert clone.get_config() == config
+    assert clone(tf.zeros([1, 128, 128, 3])).shape == (1, 14, 14, 1)

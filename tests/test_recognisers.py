@@ -133,3 +133,15 @@ def test_grey_faces_are_embedded_as_rgb(orl_faces):
 def test_unknown_recogniser_is_refused():
     with pytest.raises(ValueError, match="unknown recogniser"):
         recognisers.load_recogniser("arcface")
+
+
+def test_sface_stage_features_are_the_maps_its_embedding_is_computed_from(orl_faces):
+    sface = recognisers.load_recogniser("sface")
+    faces = tf.constant(orl_faces[:2], tf.float32) / 127.5 - 1.0
+    features = sface.stage_features(faces, stages=4)
+    assert [tuple(f.shape[1:]) for f in features] == [(112, 112, 64), (56, 56, 128), (28, 28, 256), (14, 14, 512)]
+    # The rest of the program from the last map gives SFace's embedding of the faces.
+    x = features[-1]
+    for op, params in sface._program[recognisers._stage_ends(sface._program)[-1] + 1:]:
+        x = op(x, *params)
+    np.testing.assert_allclose(tf.math.l2_normalize(x, axis=-1).numpy(), sface(faces).numpy(), atol=1e-5)

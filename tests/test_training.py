@@ -281,6 +281,19 @@ def test_the_discriminators_receptive_field_comes_from_the_config():
         assert 0 < float(tf.reduce_sum(weights)) < weights.shape[1] * weights.shape[2]
 
 
+def test_a_projected_d_trains_its_heads_only_and_needs_the_whole_image(tmp_path):
+    config = tiny_config(channels=3, discriminator_backbone="sface")
+    trainer = ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(), str(tmp_path))
+    assert isinstance(trainer.discriminator, ppgan.ProjectedDiscriminator)
+    before = _weights(trainer.discriminator), _weights(trainer.generator)
+    terms = trainer.train_step(_batch(config, _faces().repeat(3, axis=-1)))
+    for name, weights, model in zip("DG", before, (trainer.discriminator, trainer.generator)):
+        assert any(np.abs(x - y).max() > 0 for x, y in zip(weights, _weights(model))), f"{name} did not change"
+    assert np.isfinite(float(terms["adversarial"])) and 0.0 <= float(terms["discriminator_accuracy"]) <= 1.0
+    with pytest.raises(ValueError, match="adversarial_region"):
+        config.replace(adversarial_region="face")
+
+
 def test_face_region_weights_cover_the_face_patches_only():
     weights = ppgan.face_patch_weights(ppgan.build_discriminator(tiny_config(channels=3)), 128).numpy()[0, :, :, 0]
     assert weights.shape == (30, 30) and set(np.unique(weights)) == {0.0, 1.0}

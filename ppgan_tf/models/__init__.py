@@ -1,6 +1,6 @@
 """The PP-GAN networks: generator, discriminator and verificator."""
 
-from ppgan_tf.models.discriminator import PatchDiscriminator, patch_centres, receptive_field
+from ppgan_tf.models.discriminator import PatchDiscriminator, ProjectedDiscriminator, patch_centres, receptive_field
 from ppgan_tf.models.generator import NoiseDropout, UNetGenerator
 from ppgan_tf.models.verificator import LightCNN9, MaxFeatureMap
 
@@ -9,6 +9,7 @@ __all__ = [
     "MaxFeatureMap",
     "NoiseDropout",
     "PatchDiscriminator",
+    "ProjectedDiscriminator",
     "UNetGenerator",
     "patch_centres",
     "receptive_field",

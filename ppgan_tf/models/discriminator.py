@@ -1,7 +1,9 @@
-"""The PP-GAN discriminator D: a PatchGAN that judges one image, not a pair."""
+"""The PP-GAN discriminator D: a PatchGAN that judges one image, not a pair, or heads on a frozen face network."""
 
 import keras
 import numpy as np
+
+from ppgan_tf.models.recognisers import load_recogniser
 
 
 @keras.saving.register_keras_serializable(package="ppgan_tf")
@@ -76,6 +78,79 @@ class PatchDiscriminator(keras.Model):
                 "downsampling_blocks": self.downsampling_blocks,
             }
         )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="ppgan_tf")
+class ProjectedDiscriminator(keras.Model):
+    """D as small trainable heads on a frozen face network's feature maps (a projected GAN).
+
+    A PatchGAN trained for a few thousand steps from scratch knows little of
+    what faces look like; SFace's intermediate features do (they were
+    trained on millions of faces). Each head judges one stage's map, so a
+    logit sees a region of the face through the features a recogniser
+    builds from it; painted bands and patches are far from any real face
+    there. The backbone stays frozen: only the heads learn, and G's
+    gradient flows through the backbone to the image. D sees only the
+    backbone's crop (SFace: the template's inner face).
+
+    Args:
+        backbone: name of the frozen network (`recognisers.load_recogniser`):
+            'sface'.
+        stages: how many of its last stages (before the 7x7 one) get a head.
+        filters: width of each head.
+        channels: int, image channels (1 or 3; grey is repeated to RGB).
+        dtype: string or `keras.DTypePolicy`, passed to every head layer. The
+            logits are always float32.
+        **kwargs: standard `keras.Model` arguments, e.g. `name`.
+
+    Returns (on call) float32 logits `[batch, h, w, stages]`: one channel per
+    head, every coarser head's logits repeated up to the finest head's grid,
+    so each head weighs alike in a mean over the logits.
+
+    Example:
+    >>> discriminator = ProjectedDiscriminator(channels=3)
+    >>> discriminator(keras.ops.zeros([1, 128, 128, 3])).shape
+    TensorShape([1, 28, 28, 2])
+    """
+
+    def __init__(self, backbone="sface", stages=2, filters=64, channels=3, dtype=None, **kwargs):
+        super().__init__(dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.backbone = backbone
+        self.stages = stages
+        self.filters = filters
+        self.channels = channels
+
+        # === Layers ===
+        self._network = load_recogniser(backbone)
+        init = keras.initializers.RandomNormal(stddev=0.02)
+        self.heads = [
+            [keras.layers.Conv2D(filters, 1, kernel_initializer=init, dtype=dtype, name=f"head_{i}_mix"),
+             keras.layers.LeakyReLU(0.2, dtype=dtype),
+             keras.layers.Conv2D(filters, 3, padding="same", kernel_initializer=init, dtype=dtype,
+                                 name=f"head_{i}_conv"),
+             keras.layers.LeakyReLU(0.2, dtype=dtype),
+             keras.layers.Conv2D(1, 1, kernel_initializer=init, dtype="float32", name=f"head_{i}_logits")]
+            for i in range(stages)
+        ]
+
+    def call(self, inputs):
+        features = self._network.stage_features(inputs, self.stages)
+        logits = []
+        for feature, head in zip(features, self.heads):
+            x = keras.ops.cast(feature, self.compute_dtype)
+            for layer in head:
+                x = layer(x)
+            repeat = features[0].shape[1] // feature.shape[1]
+            logits.append(keras.ops.repeat(keras.ops.repeat(x, repeat, axis=1), repeat, axis=2))
+        return keras.ops.concatenate(logits, axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"backbone": self.backbone, "stages": self.stages, "filters": self.filters,
+                       "channels": self.channels})
         return config
 
 

@@ -105,13 +105,34 @@ class SFace(Recogniser):
         self._programs_by_dtype = {"float32": self._program}
 
     def _embed(self, rgb):
-        x = (template_crop(rgb, self._box, 112) + 1.0) * 127.5  # the network's input: RGB 0..255
-        # Computes in the Keras policy's dtype: bfloat16 under mixed_bfloat16 is 3x faster on AMX CPUs.
-        dtype = keras.mixed_precision.dtype_policy().compute_dtype
-        x = tf.cast(x, dtype)
-        for op, params in self._program_in(dtype):
+        x, program = self._network_input(rgb)
+        for op, params in program:
             x = op(x, *params)
         return x
+
+    def stage_features(self, images, stages=2):
+        """Activations at the ends of the network's last `stages` stages before its 7x7 one, finest first.
+
+        A stage is the run of layers at one resolution; with the default the
+        28x28x256 and 14x14x512 maps of the template crop, in the policy's
+        compute dtype. They are what SFace knows of faces below identity:
+        the features a projected discriminator judges.
+        """
+        x, program = self._network_input(_as_rgb(images))
+        ends = _stage_ends(self._program)[-stages:]
+        features = []
+        for index, (op, params) in enumerate(program[:ends[-1] + 1]):
+            x = op(x, *params)
+            if index in ends:
+                features.append(x)
+        return features
+
+    def _network_input(self, rgb):
+        """The template crop as the network takes it (RGB 0..255) and the program, both in the policy's dtype."""
+        x = (template_crop(rgb, self._box, 112) + 1.0) * 127.5
+        # Computes in the Keras policy's dtype: bfloat16 under mixed_bfloat16 is 3x faster on AMX CPUs.
+        dtype = keras.mixed_precision.dtype_policy().compute_dtype
+        return tf.cast(x, dtype), self._program_in(dtype)
 
     def _program_in(self, dtype):
         """The program with its weights cast to `dtype` once (cast in every step, they cost 10% of its time)."""
@@ -214,6 +235,11 @@ def _flatten_nchw(x):
 
 def _dense(x, weights, bias):
     return tf.matmul(x, tf.cast(weights, x.dtype)) + tf.cast(bias, x.dtype)
+
+
+def _stage_ends(program):
+    """Indices of the ops after which a stage ends: those before each stride-2 convolution."""
+    return [index - 1 for index, (op, params) in enumerate(program) if op is _conv and params[2] == [2, 2]]
 
 
 def _onnx_program(path):

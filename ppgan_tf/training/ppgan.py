@@ -13,7 +13,7 @@ import tqdm
 from ppgan_tf import layout, losses, packaged
 from ppgan_tf.data import pipeline
 from ppgan_tf.faces import alignment
-from ppgan_tf.models import PatchDiscriminator, UNetGenerator, patch_centres
+from ppgan_tf.models import PatchDiscriminator, ProjectedDiscriminator, UNetGenerator, patch_centres
 from ppgan_tf.training import runtime, summaries, views
 
 LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "shading", "discriminator", "discriminator_accuracy",
@@ -36,6 +36,9 @@ def build_generator(config):
 
 
 def build_discriminator(config):
+    if config.discriminator_backbone:
+        return ProjectedDiscriminator(backbone=config.discriminator_backbone, filters=config.discriminator_base_filters,
+                                      channels=config.channels, name="discriminator")
     return PatchDiscriminator(
         channels=config.channels, base_filters=config.discriminator_base_filters,
         downsampling_blocks=config.discriminator_blocks, name="discriminator",
