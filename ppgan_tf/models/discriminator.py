@@ -86,11 +86,11 @@ class ProjectedDiscriminator(keras.Model):
     """D as small trainable heads on a frozen face network's feature maps (a projected GAN).
 
     A PatchGAN trained for a few thousand steps from scratch knows little of
-    what faces look like; SFace's intermediate features do (they were
-    trained on millions of faces). Each head judges one stage's map, so a
+    what faces look like; SFace's intermediate features do (it learnt them
+    from a large face dataset). Each head judges one stage's map, so a
     logit sees a region of the face through the features a recogniser
-    builds from it; painted bands and patches are far from any real face
-    there. The backbone stays frozen: only the heads learn, and G's
+    builds from it, where a painted band is unlike any real face's eyes or
+    brows. The backbone stays frozen: only the heads learn, and G's
     gradient flows through the backbone to the image. D sees only the
     backbone's crop (SFace: the template's inner face).
 
