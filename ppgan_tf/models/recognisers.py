@@ -103,6 +103,7 @@ class SFace(Recogniser):
         self._box = sface_box(margin)
         self._program = _onnx_program(self.path)
         self._programs_by_dtype = {"float32": self._program}
+        self._stage_ends = _stage_ends(self._program)
 
     def _embed(self, rgb):
         x, program = self._network_input(rgb)
@@ -119,7 +120,7 @@ class SFace(Recogniser):
         the features a projected discriminator judges.
         """
         x, program = self._network_input(_as_rgb(images))
-        ends = _stage_ends(self._program)[-stages:]
+        ends = self._stage_ends[-stages:]
         features = []
         for index, (op, params) in enumerate(program[:ends[-1] + 1]):
             x = op(x, *params)
