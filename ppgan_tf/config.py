@@ -107,6 +107,10 @@ class RunConfig:
     r1_weight: float = _field(0.0, "gamma of the R1 penalty on D's gradient at real faces (0: none); a smooth D "
                                    "is not fooled by G's small perturbations.")
     beta_1: float = _field(0.5, "Adam beta_1 of G and D.")
+    generator_average_decay: float = _field(0.0, "Decay of a moving average of G's weights kept beside G (0: none; "
+                                                 "0.998 averages about the last 500 steps). Samples, the monitor, "
+                                                 "the saved G and packaged checkpoints then come from the average, "
+                                                 "which does not swing from checkpoint to checkpoint as G does.")
     flip: bool = _field(True, "Random horizontal flips of training faces.")
 
     # === Runtime ===
@@ -159,6 +163,8 @@ class RunConfig:
             raise ValueError(f"verificator_blend_share={self.verificator_blend_share}: a share, in [0, 1]")
         if self.verificator_blend_share and not split_names(self.verificator_teachers):
             raise ValueError("verificator_blend_share needs verificator_teachers: a blend has no identity to learn")
+        if not 0.0 <= self.generator_average_decay < 1.0:
+            raise ValueError(f"generator_average_decay={self.generator_average_decay}: must be in [0, 1)")
         if not 0.0 <= self.verif_revert_share <= 1.0:
             raise ValueError(f"verif_revert_share={self.verif_revert_share}: a share, in [0, 1]")
         if self.r1_weight < 0 or self.lambda_shading < 0:

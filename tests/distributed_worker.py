@@ -35,7 +35,7 @@ def main():
     from ppgan_tf.training import ppgan, runtime
     import keras
 
-    config = tiny_config(batch_size=4, strategy=args.strategy)
+    config = tiny_config(batch_size=4, strategy=args.strategy, generator_average_decay=0.5)
     strategy = runtime.make_strategy(config.strategy)
     with strategy.scope():
         keras.utils.set_random_seed(123)
@@ -46,7 +46,8 @@ def main():
     faces = np.stack([synthetic_face(i % 4, i, 32)[:, :, None] for i in range(8)])
     iterator = iter(trainer.distribute(ppgan.pipeline.gan_dataset(faces, config.batch_size, seed=0)))
     losses = [trainer.train_step(next(iterator))["generator_total"].numpy() for _ in range(args.steps)]
-    weights = [w.numpy() for w in trainer.generator.weights + trainer.discriminator.weights]
+    models = (trainer.generator, trainer.discriminator, trainer.generator_average)
+    weights = [w.numpy() for model in models for w in model.weights]
     np.savez(
         args.out, replicas=strategy.num_replicas_in_sync, losses=np.array(losses),
         **{f"w{i}": w for i, w in enumerate(weights)},

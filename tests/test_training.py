@@ -197,6 +197,42 @@ def test_the_generator_of_a_chosen_checkpoint_is_restored(tmp_path):
         ppgan.restore_generator(config, str(tmp_path), 5)
 
 
+def test_the_moving_average_of_g_follows_it_is_checkpointed_and_is_what_a_run_outputs(tmp_path):
+    decay = 0.75
+    config = tiny_config()
+    verificator, strategy, batch = _verificator(config), tf.distribute.get_strategy(), _batch(config, _faces())
+    plain = ppgan.PPGANTrainer(config, verificator, strategy, str(tmp_path / "plain"))
+    plain.train_step(batch)
+    plain.save_checkpoint()  # a run that kept no average ...
+    resumed = ppgan.PPGANTrainer(config.replace(generator_average_decay=decay), verificator, strategy,
+                                 str(tmp_path / "plain"))
+    assert resumed.restore_latest() == 1  # ... resumed with one starts it from G
+    average = _weights(resumed.generator)
+    for x, y in zip(average, _weights(resumed.generator_average)):
+        np.testing.assert_array_equal(x, y)
+    for _ in range(2):
+        resumed.train_step(batch)
+        weights = _weights(resumed.generator)
+        average = [decay * a + (1 - decay) * w if keras.backend.is_float_dtype(w.dtype) else w
+                   for a, w in zip(average, weights)]
+        for x, y in zip(average, _weights(resumed.generator_average)):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(a, w) for a, w in zip(average, weights))  # it lags G
+    resumed.save_checkpoint()
+    kept = _weights(resumed.generator_average)
+    again = ppgan.PPGANTrainer(resumed.config, verificator, strategy, str(tmp_path / "plain"))
+    assert again.restore_latest() == 3
+    packaged_checkpoint = ppgan.restore_generator(resumed.config, str(tmp_path / "plain"), 3)
+    for model in (again.generator_average, packaged_checkpoint):
+        for x, y in zip(kept, _weights(model)):
+            np.testing.assert_array_equal(x, y)
+    faces, seeds = _faces(2, config.image_size), np.arange(2)
+    np.testing.assert_array_equal(resumed.deidentify(faces, seeds), resumed.generator_average.deidentify(faces, seeds))
+    assert not np.array_equal(resumed.deidentify(faces, seeds), resumed.generator.deidentify(faces, seeds))
+    with pytest.raises(ValueError, match="generator_average_decay"):
+        config.replace(generator_average_decay=1.0).validate()
+
+
 def _one_step(config, faces, verificator, directory):
     """(trainer, its first step's terms as floats) of `config`, from seed 0: variants of a config compare."""
     keras.utils.set_random_seed(0)

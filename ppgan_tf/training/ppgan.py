@@ -16,6 +16,7 @@ from ppgan_tf.faces import alignment
 from ppgan_tf.models import PatchDiscriminator, ProjectedDiscriminator, UNetGenerator, patch_centres
 from ppgan_tf.training import runtime, summaries, views
 
+AVERAGE = "generator_average"  # the checkpointed moving average of G's weights
 LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "shading", "discriminator", "discriminator_accuracy",
               "r1", "lambda_verif")
 
@@ -48,7 +49,9 @@ def build_discriminator(config):
 def restore_generator(config, checkpoint_dir, step):
     """G as a run's checkpoint of `step` holds it (float32), e.g. the step the monitor showed best, to package.
 
-    Raises FileNotFoundError naming the steps there are when there is no checkpoint of `step`.
+    The moving average of G's weights when the checkpoint keeps one
+    (`generator_average_decay`), else G itself. Raises FileNotFoundError
+    naming the steps there are when there is no checkpoint of `step`.
     """
     path = os.path.join(checkpoint_dir, f"ckpt-{step}")
     if not tf.io.gfile.exists(f"{path}.index"):
@@ -56,10 +59,16 @@ def restore_generator(config, checkpoint_dir, step):
         kept = [int(name.rsplit("-", 1)[1]) for name in (state.all_model_checkpoint_paths if state else [])]
         raise FileNotFoundError(f"{checkpoint_dir}: no checkpoint of step {step} (kept: {kept or 'none'})")
     generator = build_generator(config)
-    # The trainer's checkpoint keeps G's variables as a flat list under "generator" (see PPGANTrainer).
-    tf.train.Checkpoint(generator=list(generator.variables)).restore(path).expect_partial() \
+    # The trainer's checkpoint keeps G's variables as flat lists under these names (see PPGANTrainer).
+    name = AVERAGE if _holds(path, AVERAGE) else "generator"
+    tf.train.Checkpoint(**{name: list(generator.variables)}).restore(path).expect_partial() \
         .assert_existing_objects_matched()
     return generator
+
+
+def _holds(checkpoint_path, name):
+    """Whether the checkpoint has the object `name` (at its root)."""
+    return any(key.startswith(f"{name}/") for key, _ in tf.train.list_variables(checkpoint_path))
 
 
 def face_patch_weights(discriminator, image_size, margin=0.2):
@@ -109,18 +118,25 @@ class PPGANTrainer:
             self.generator_optimizer.build(self.generator.trainable_variables)
             self.discriminator_optimizer.build(self.discriminator.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.generator_average = None
+            if config.generator_average_decay:
+                self.generator_average = build_generator(config)
+                self.generator_average.set_weights(self.generator.get_weights())
         self.patch_weights = None
         if config.adversarial_region == "face":
             self.patch_weights = face_patch_weights(self.discriminator, config.image_size)
         # Keras 3 layers kept in Python lists are invisible to tf.train.Checkpoint's
         # object graph, so the models' variables are checkpointed as flat lists.
-        self.checkpoint = tf.train.Checkpoint(
+        self._checkpointed = dict(
             generator=list(self.generator.variables),
             discriminator=list(self.discriminator.variables),
             generator_optimizer=self.generator_optimizer,
             discriminator_optimizer=self.discriminator_optimizer,
             step=self.step,
         )
+        if self.generator_average is not None:
+            self._checkpointed[AVERAGE] = list(self.generator_average.variables)
+        self.checkpoint = tf.train.Checkpoint(**self._checkpointed)
         self.checkpoint_manager = tf.train.CheckpointManager(
             self.checkpoint, checkpoint_dir, max_to_keep=config.keep_checkpoints
         )
@@ -140,8 +156,14 @@ class PPGANTrainer:
         resumed with new rates trains with them.
         """
         latest = self.checkpoint_manager.latest_checkpoint
-        if latest:
+        if latest and self.generator_average is not None and not _holds(latest, AVERAGE):
+            # A run that kept no average starts one from G where it stands.
+            without_average = {name: value for name, value in self._checkpointed.items() if name != AVERAGE}
+            tf.train.Checkpoint(**without_average).restore(latest).assert_existing_objects_matched()
+            self.generator_average.set_weights(self.generator.get_weights())
+        elif latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
+        if latest:
             self.generator_optimizer.learning_rate = self.config.learning_rate
             self.discriminator_optimizer.learning_rate = self.discriminator_learning_rate
         return int(self.step.numpy())
@@ -157,6 +179,8 @@ class PPGANTrainer:
             self.generator.set_weights(generator.get_weights())
         except ValueError as error:
             raise ValueError(f"init_from={directory}: its generator does not fit this run's ({error})") from None
+        if self.generator_average is not None:
+            self.generator_average.set_weights(generator.get_weights())
         self.step.assign(packaged.load_info(directory)["steps"])
         self.save_checkpoint()
         return int(self.step.numpy())
@@ -308,6 +332,8 @@ class PPGANTrainer:
             @tf.function
             def distributed_step(batch):
                 per_replica = self.strategy.run(self._replica_step, args=(batch,))
+                if self.generator_average is not None:
+                    self._update_average()
                 self.step.assign_add(1)
                 return {
                     name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
@@ -317,6 +343,13 @@ class PPGANTrainer:
             self._distributed_step = distributed_step
         return self._distributed_step(distributed_batch)
 
+    def _update_average(self):
+        """average <- decay * average + (1 - decay) * G, for each float variable (the noise seeds' state is copied)."""
+        decay = self.config.generator_average_decay
+        for average, weight in zip(self.generator_average.variables, self.generator.variables):
+            average.assign(decay * average + (1.0 - decay) * weight if keras.backend.is_float_dtype(weight.dtype)
+                           else weight)
+
     def distribute(self, dataset):
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -324,9 +357,14 @@ class PPGANTrainer:
 
     # === Inference ===
 
+    @property
+    def output_generator(self):
+        """The generator a run's samples, monitor and saved model come from: the moving average if kept, else G."""
+        return self.generator if self.generator_average is None else self.generator_average
+
     def deidentify(self, images_uint8, noise_seeds):
         """De-identified uint8 faces of uint8 faces, noise fixed by one seed per face."""
-        return self.generator.deidentify(images_uint8, noise_seeds)
+        return self.output_generator.deidentify(images_uint8, noise_seeds)
 
     # === The loop ===
 

@@ -247,7 +247,7 @@ def train_ppgan(config, workdir, log=print):
 
     evaluation = evaluate_generator(trainer, verificator, verificator_info["threshold"], test.images, config.seed,
                                     judge=judge)
-    trainer.generator.save(os.path.join(workdir, layout.GENERATOR))
+    trainer.output_generator.save(os.path.join(workdir, layout.GENERATOR))
     results = {
         "verificator_test_accuracy": verificator_info["test_accuracy"],
         "verificator_threshold": verificator_info["threshold"],
