@@ -1,6 +1,6 @@
 r"""Packages a trained run as the pretrained model that ships inside ppgan-tf.
 
-    python -m export.package_model --workdir=runs/shipped --out=ppgan_tf/pretrained [--step=4500]
+    python -m export.package_model --workdir=runs/shipped --out=ppgan_tf/pretrained [--step=4500 | --step=4000,4250,4500]
     python -m export.package_model --card_only --evaluations=a/report.json,b/report.json --notes=notes.md
 
 Writes the generator and verificator with float16 weights, the same generator as
@@ -32,8 +32,9 @@ flags.DEFINE_integer("max_faces", 600, "Test faces for the float16 and TFLite ch
 flags.DEFINE_list("evaluations", [], "Whole-photo evaluation reports (trainers.evaluate_photos) for the model card.")
 flags.DEFINE_string("notes", None, "Markdown file the model card adds under 'Known limits of this model': what the "
                     "numbers do not say (how the outputs look, known failures).")
-flags.DEFINE_integer("step", None, "Package the generator of the run's checkpoint of this step (e.g. the one its "
-                     "monitor showed best) instead of the finished run's.")
+flags.DEFINE_list("step", [], "Package the generator of the run's checkpoint of this step (e.g. the one its monitor "
+                  "showed best) instead of the finished run's; several steps (e.g. 5500,5750,6000,6250) package the "
+                  "mean of their checkpoints' weights, which sits between the swings of the single checkpoints.")
 flags.DEFINE_bool("card_only", False, "Only rewrite the model card of the package in --out (weights untouched).")
 
 
@@ -53,8 +54,12 @@ def main(argv):
     if not FLAGS.workdir:
         raise app.UsageError("--workdir is required (or --card_only)")
     try:
+        steps = [int(step) for step in FLAGS.step]
+    except ValueError:
+        raise app.UsageError(f"--step={','.join(FLAGS.step)}: steps are whole numbers") from None
+    try:
         written, _ = packaging.package_run(FLAGS.workdir, FLAGS.out, FLAGS.max_faces, evaluations, notes,
-                                           step=FLAGS.step)
+                                           steps=steps)
     except FileNotFoundError as error:  # e.g. no checkpoint of --step: one line, not a traceback
         raise SystemExit(f"error: {error}") from None
     if not written:

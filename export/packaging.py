@@ -59,20 +59,26 @@ def check_package(workdir, candidate_dir, max_faces, reference_generator, log=pr
     return report
 
 
-def package_run(workdir, out, max_faces=600, evaluations=(), notes="", log=print, step=None):
+def package_run(workdir, out, max_faces=600, evaluations=(), notes="", log=print, steps=()):
     """Packages WORKDIR's generator and verificator into `out`; returns (written, report).
 
     `evaluations`: whole-photo evaluation reports whose numbers go into the model card;
-    `notes`: Markdown the card adds to its limits; `step`: package G as the
-    run's checkpoint of that step holds it instead of the finished run's G.
+    `notes`: Markdown the card adds to its limits; `steps`: package G as the
+    run's checkpoint of that step holds it instead of the finished run's G,
+    or with several steps the mean of their checkpoints' G (`ppgan.average_generator`).
     """
     config = RunConfig.load(workdir)
-    if step is None:
+    checkpoints = os.path.join(workdir, layout.CHECKPOINTS)
+    if not steps:
         with open(os.path.join(workdir, layout.METRICS)) as f:
             step = json.load(f)["steps"]
         generator = keras.saving.load_model(os.path.join(workdir, layout.GENERATOR))
+    elif len(steps) == 1:
+        step, = steps
+        generator = ppgan.restore_generator(config, checkpoints, step)
     else:
-        generator = ppgan.restore_generator(config, os.path.join(workdir, layout.CHECKPOINTS), step)
+        step = max(steps)
+        generator = ppgan.average_generator(config, checkpoints, steps)
     verificator, verificator_info = verificator_pretraining.load_verificator(run.verificator_dir(config, workdir))
     info = {
         "image_size": config.image_size,
@@ -85,6 +91,7 @@ def package_run(workdir, out, max_faces=600, evaluations=(), notes="", log=print
         # Dataset names, not this machine's paths: the package travels.
         "training_data": ",".join(manifest.source_name(part) for part in config.data.split(",") if part.strip()),
         "steps": step,
+        "averaged_steps": sorted(steps) if len(steps) > 1 else [],
         "run_config": {**config.__dict__, "data": "", "verificator_dir": ""},
     }
     parent = os.path.dirname(os.path.abspath(out))
@@ -136,13 +143,18 @@ DATA_TERMS = {
 }
 
 
+def _averaged(info):
+    steps = info.get("averaged_steps")
+    return f" (the mean of its weights at steps {', '.join(map(str, steps))})" if steps else ""
+
+
 def model_card(info, package_report, evaluations=(), notes=""):
     """MODEL_CARD.md of a packaged model: what it is, its data and their terms, its judges' numbers, its limits."""
     sources = [part.strip() for part in info["training_data"].split(",") if part.strip()]
     lines = [
         "# PP-GAN de-identification model (ppgan-tf)", "",
         f"A PP-GAN generator (pix2pix U-Net, {info['image_size']} px, {info['channels']} channels) trained "
-        f"{info['steps']} steps, with its Light CNN-9 verificator (10-fold test accuracy "
+        f"{info['steps']} steps{_averaged(info)}, with its Light CNN-9 verificator (10-fold test accuracy "
         f"{info['verificator_test_accuracy']:.3f}). Weights stored as float16; the generator also as TFLite "
         "(the same float16 weights), which `ppgan-deidentify` runs."
         + (" It changes identity in the luminance (its verificator saw grey faces): the de-identifier pastes only "

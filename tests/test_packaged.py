@@ -106,8 +106,11 @@ def test_a_trained_run_is_packaged_with_its_float16_check_and_a_card_naming_each
     from export import packaging
 
     at_step = str(tmp_path / "at_step")
-    assert packaging.package_run(workdir, at_step, max_faces=8, log=lambda _: None, step=3)[0]
-    assert packaged.load_info(at_step)["steps"] == 3
+    assert packaging.package_run(workdir, at_step, max_faces=8, log=lambda _: None, steps=[3])[0]
+    info = packaged.load_info(at_step)
+    assert info["steps"] == 3 and info["averaged_steps"] == []
+    assert "(the mean of its weights at steps 2, 3)" in packaging.model_card({**info, "averaged_steps": [2, 3]}, {})
+    assert "the mean of" not in open(os.path.join(at_step, "MODEL_CARD.md")).read()
     with np.load(os.path.join(out, packaged.WEIGHT_FILES["generator"])) as final, \
             np.load(os.path.join(at_step, packaged.WEIGHT_FILES["generator"])) as chosen:
         assert final.files == chosen.files and all(np.array_equal(final[k], chosen[k]) for k in final.files)

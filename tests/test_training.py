@@ -195,6 +195,11 @@ def test_the_generator_of_a_chosen_checkpoint_is_restored(tmp_path):
     assert any(not np.array_equal(x, y) for x, y in zip(weights[2], restored))
     with pytest.raises(FileNotFoundError, match=r"step 5 \(kept: \[1, 2\]\)"):
         ppgan.restore_generator(config, str(tmp_path), 5)
+    averaged = _weights(ppgan.average_generator(config, str(tmp_path), [1, 2]))
+    for x, y, mean in zip(weights[1], weights[2], averaged):
+        np.testing.assert_allclose((x + y) / 2 if keras.backend.is_float_dtype(x.dtype) else y, mean, rtol=1e-6)
+    with pytest.raises(FileNotFoundError, match="step 5"):
+        ppgan.average_generator(config, str(tmp_path), [1, 5])
 
 
 def test_the_moving_average_of_g_follows_it_is_checkpointed_and_is_what_a_run_outputs(tmp_path):

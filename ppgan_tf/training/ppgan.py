@@ -66,6 +66,21 @@ def restore_generator(config, checkpoint_dir, step):
     return generator
 
 
+def average_generator(config, checkpoint_dir, steps):
+    """G with the mean of the weights of a run's checkpoints of `steps` (checkpoint averaging).
+
+    Checkpoints of one run a few hundred steps apart lie close together, and
+    their mean sits between the swings of the single ones. The noise seeds'
+    state is the last checkpoint's. Raises FileNotFoundError as `restore_generator`.
+    """
+    generators = [restore_generator(config, checkpoint_dir, step) for step in steps]
+    generator = generators[-1]
+    for variable, *kept in zip(generator.variables, *(g.variables for g in generators)):
+        if keras.backend.is_float_dtype(variable.dtype):
+            variable.assign(np.mean([k.numpy() for k in kept], axis=0))
+    return generator
+
+
 def _holds(checkpoint_path, name):
     """Whether the checkpoint has the object `name` (at its root)."""
     return any(key.startswith(f"{name}/") for key, _ in tf.train.list_variables(checkpoint_path))
