@@ -90,6 +90,11 @@ class RunConfig:
                                         "patches over the face and must change its features instead.")
     shading_sigma: float = _field(4.0, "Gaussian sigma (pixels) of L_shading's blur: shading coarser than this is "
                                        "held to x's.")
+    preserve_attributes: str = _field("", "Manifest attributes G(x) must keep reading as x's, e.g. 'gender' or "
+                                          "'gender+race': a linear probe per attribute on the first verificator's "
+                                          "embeddings of the labelled training faces reads it, and L_attr (the KL "
+                                          "from x's reading to G(x)'s) weighs lambda_attributes.")
+    lambda_attributes: float = _field(0.0, "Weight of L_attr (needs preserve_attributes).")
     adversarial_region: str = _field("image", "Patches L_cGAN is averaged over: 'image' (all of D's patches, the "
                                               "paper) or 'face' (those centred on the aligned face, where G changes "
                                               "it: a face is most of what D can tell apart, undiluted by background).")
@@ -163,6 +168,9 @@ class RunConfig:
             raise ValueError(f"verificator_blend_share={self.verificator_blend_share}: a share, in [0, 1]")
         if self.verificator_blend_share and not split_names(self.verificator_teachers):
             raise ValueError("verificator_blend_share needs verificator_teachers: a blend has no identity to learn")
+        if self.lambda_attributes < 0 or bool(self.lambda_attributes) != bool(split_names(self.preserve_attributes)):
+            raise ValueError(f"lambda_attributes={self.lambda_attributes}, preserve_attributes="
+                             f"{self.preserve_attributes!r}: set both (a positive weight and the attributes) or neither")
         if not 0.0 <= self.generator_average_decay < 1.0:
             raise ValueError(f"generator_average_decay={self.generator_average_decay}: must be in [0, 1)")
         if not 0.0 <= self.verif_revert_share <= 1.0:

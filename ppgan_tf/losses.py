@@ -146,6 +146,17 @@ def shading_loss(images_a, images_b, sigma=4.0):
     return _mean_per_example(tf.abs(blurred(images_a) - blurred(images_b)))
 
 
+def attribute_loss(original_logits, generated_logits):
+    """KL divergence from an attribute probe's reading of x to its reading of G(x), per example (softmax logits).
+
+    Zero when G(x) reads as x does (the same gender, say) however far its identity moved.
+    """
+    original = tf.nn.softmax(tf.cast(original_logits, tf.float32))
+    log_generated = tf.nn.log_softmax(tf.cast(generated_logits, tf.float32))
+    log_original = tf.math.log(tf.maximum(original, 1e-12))
+    return tf.reduce_sum(original * (log_original - log_generated), axis=-1)
+
+
 def generator_objective(adversarial, verif, sim, setting="ppgan", lambda_verif=1.0, lambda_sim=1.0):
     """The PP-GAN objective L_cGAN + l1 L_verif + l2 L_sim, per example.
 

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from ppgan_tf.data import records
 from ppgan_tf.evaluation import attributes
 
 
@@ -25,6 +26,6 @@ def test_a_classifier_learns_a_visible_attribute_and_fails_on_black_faces():
 
 
 def test_unknown_labels_are_left_out_and_one_class_is_refused():
-    assert attributes.labelled(["male", "", "ambiguous", "female", "Unknown"]) == [0, 3]
+    assert records.labelled(["male", "", "ambiguous", "female", "Unknown"]) == [0, 3]
     with pytest.raises(ValueError, match="2\\+ classes"):
         attributes.AttributeClassifier.train(np.zeros((4, 8, 8, 1), np.uint8), ["a"] * 4, steps=1)

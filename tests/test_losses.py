@@ -128,3 +128,12 @@ def test_shading_loss_holds_regional_brightness_but_lets_fine_detail_change():
     np.testing.assert_allclose(losses.shading_loss(faces, recoloured).numpy(), 0.0, atol=1e-5)
     grey = faces[..., :1]
     assert np.all(losses.shading_loss(grey, grey + band[..., :1]).numpy() > 0.03)
+
+
+def test_attribute_loss_is_the_kl_from_the_original_reading():
+    original = tf.constant([[2.0, -1.0], [0.0, 3.0]])
+    np.testing.assert_allclose(losses.attribute_loss(original, original + 5.0), [0.0, 0.0], atol=1e-6)  # shift-free
+    flipped = losses.attribute_loss(original, original[:, ::-1]).numpy()
+    p = tf.nn.softmax(original).numpy()
+    np.testing.assert_allclose(flipped, np.sum(p * (np.log(p) - np.log(p[:, ::-1])), axis=1), rtol=1e-5)
+    assert np.all(flipped > 1.0)

@@ -71,6 +71,30 @@ def test_the_shading_term_joins_the_generator_loss_only_when_weighted(tmp_path):
         np.testing.assert_allclose(terms["generator_total"], expected, rtol=1e-5)
 
 
+def test_the_attribute_term_holds_the_probes_reading_and_joins_the_loss_only_when_weighted(tmp_path):
+    faces = _faces()
+    labels = {"gender": ["female" if i % 4 < 2 else "male" for i in range(len(faces))]}
+    for weight in (0.0, 2.0):
+        config = tiny_config(lambda_attributes=weight, preserve_attributes="gender" if weight else "", steps=1)
+        trainer = ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(),
+                                     str(tmp_path / str(weight)))
+        lines = []
+        (tmp_path / str(weight)).mkdir()
+        trainer.fit(faces, faces[:2], str(tmp_path / str(weight)), log=lines.append, attribute_labels=labels)
+        assert len(trainer.attribute_probes) == int(bool(weight))
+        if weight:
+            probe, = trainer.attribute_probes
+            assert probe.attribute == "gender" and probe.classes == ("female", "male")
+            assert any(line.startswith("L_attr probe of gender") for line in lines)
+        terms = {name: float(value) for name, value in trainer.train_step(_batch(config, faces)).items()}
+        assert (terms["attributes"] > 0) == bool(weight)
+        expected = (terms["adversarial"] + terms["lambda_verif"] * terms["verif"] + config.lambda_sim * terms["sim"]
+                    + weight * terms["attributes"])
+        np.testing.assert_allclose(terms["generator_total"], expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="lambda_attributes"):
+        tiny_config(lambda_attributes=1.0).validate()
+
+
 @pytest.fixture
 def mixed_bfloat16():
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")

@@ -2,6 +2,8 @@
 
 import dataclasses
 
+UNKNOWN_LABELS = ("", "ambiguous", "unknown")
+
 
 @dataclasses.dataclass(frozen=True)
 class FaceRecord:
@@ -20,3 +22,8 @@ class FaceRecord:
 
     def attribute(self, name):
         return dict(self.attributes).get(name, "")
+
+
+def labelled(labels):
+    """Indices of faces whose label is known."""
+    return [i for i, label in enumerate(labels) if label.strip().lower() not in UNKNOWN_LABELS]

@@ -6,9 +6,6 @@ import tensorflow as tf
 
 from ppgan_tf.data import pipeline
 
-UNKNOWN_LABELS = ("", "ambiguous", "unknown")
-
-
 class AttributeClassifier:
     """A small CNN predicting one categorical attribute (gender, age group, race) from a face.
 
@@ -64,8 +61,3 @@ class AttributeClassifier:
 
     def accuracy(self, images_uint8, labels):
         return float(np.mean(np.array(self.predict(images_uint8)) == np.array(labels)))
-
-
-def labelled(labels):
-    """Indices of faces whose label is known."""
-    return [i for i, label in enumerate(labels) if label.strip().lower() not in UNKNOWN_LABELS]

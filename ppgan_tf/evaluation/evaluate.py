@@ -17,6 +17,7 @@ import numpy as np
 from ppgan_tf import metrics
 from ppgan_tf.config import RunConfig
 from ppgan_tf.data import manifest, pipeline
+from ppgan_tf.data.records import labelled
 from ppgan_tf.data.images import FaceSet
 from ppgan_tf.evaluation import attributes as attribute_models
 from ppgan_tf.evaluation import baselines, judges
@@ -337,7 +338,7 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
     for attribute in attributes:
         train_labels = [group_of(r, attribute) for r in train.records]
         test_labels = [group_of(r, attribute) for r in test.records]
-        known_train, known_test = attribute_models.labelled(train_labels), attribute_models.labelled(test_labels)
+        known_train, known_test = labelled(train_labels), labelled(test_labels)
         classifier = attribute_models.AttributeClassifier.train(
             train.images[known_train], [train_labels[i] for i in known_train], steps=attribute_steps, seed=config.seed
         )

@@ -14,11 +14,11 @@ from ppgan_tf import layout, losses, packaged
 from ppgan_tf.data import pipeline
 from ppgan_tf.faces import alignment
 from ppgan_tf.models import PatchDiscriminator, ProjectedDiscriminator, UNetGenerator, patch_centres
-from ppgan_tf.training import runtime, summaries, views
+from ppgan_tf.training import attribute_probes, runtime, summaries, views
 
 AVERAGE = "generator_average"  # the checkpointed moving average of G's weights
-LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "shading", "discriminator", "discriminator_accuracy",
-              "r1", "lambda_verif")
+LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "shading", "attributes", "discriminator",
+              "discriminator_accuracy", "r1", "lambda_verif")
 
 
 def build_generator(config):
@@ -157,6 +157,7 @@ class PPGANTrainer:
         )
         self._distributed_step = None
         self._cached_real_embeddings = {}
+        self.attribute_probes = []
 
     @property
     def discriminator_learning_rate(self):
@@ -230,9 +231,10 @@ class PPGANTrainer:
             )
             shading = (losses.shading_loss(real, fake, config.shading_sigma) if config.lambda_shading
                        else tf.zeros_like(sim))
+            attributes = self._attribute_loss(real, fake, batch) if self.attribute_probes else tf.zeros_like(sim)
             generator_total = losses.generator_objective(
                 adversarial, verif, sim, config.setting, lambda_verif, config.lambda_sim
-            ) + config.lambda_shading * shading
+            ) + config.lambda_shading * shading + config.lambda_attributes * attributes
             discriminator = losses.discriminator_loss(real_logits, fake_logits, self.patch_weights) + r1
             generator_loss = tf.nn.compute_average_loss(generator_total, global_batch_size=global_batch)
             discriminator_loss = tf.nn.compute_average_loss(discriminator, global_batch_size=global_batch)
@@ -251,10 +253,29 @@ class PPGANTrainer:
         for _ in range(config.discriminator_steps - 1):
             self._discriminator_update(real, tf.stop_gradient(fake))
         accuracy = losses.discriminator_accuracy(real_logits, fake_logits, self.patch_weights)
-        terms = dict(zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, shading, discriminator, accuracy, r1,
-                                      tf.fill(tf.shape(verif), lambda_verif))))
+        terms = dict(zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, shading, attributes, discriminator,
+                                      accuracy, r1, tf.fill(tf.shape(verif), lambda_verif))))
         # Sums over this replica divided by the global batch: summed over replicas, the mean.
         return {name: tf.reduce_sum(value) / global_batch for name, value in terms.items()}
+
+    def _attribute_loss(self, real, fake, batch):
+        """L_attr summed over the attribute probes, per example; they read the first verificator's embeddings."""
+        name = next(iter(self.verificators))
+        original, generated = self._real_embeddings(name, real, batch), self._embed(name, fake)
+        return tf.add_n([losses.attribute_loss(probe.logits(original), probe.logits(generated))
+                         for probe in self.attribute_probes])
+
+    def fit_attribute_probes(self, labels_by_attribute):
+        """Fits a `LinearProbe` per attribute on the cached embeddings of the training faces (as is, not mirrored).
+
+        `labels_by_attribute`: {attribute: one label per training face, '' when unknown}; needs
+        `cache_real_embeddings` first. The probes then enter every step's L_attr.
+        """
+        table = self._cached_real_embeddings[next(iter(self.verificators))].numpy()[0::2]
+        self.attribute_probes = [attribute_probes.fit_probe(attribute, table, labels, seed=self.config.seed)
+                                 for attribute, labels in labels_by_attribute.items()]
+        self._distributed_step = None  # retrace: the step reads the probes
+        return self.attribute_probes
 
     def _embed(self, name, faces):
         """The frozen verificator `name`'s embeddings of `faces` as L_verif shows them (grey with `verif_grey`)."""
@@ -383,7 +404,7 @@ class PPGANTrainer:
 
     # === The loop ===
 
-    def fit(self, train_images, sample_images, workdir, chief=True, log=print, monitor=None):
+    def fit(self, train_images, sample_images, workdir, chief=True, log=print, monitor=None, attribute_labels=None):
         """Trains from the latest checkpoint up to `config.steps`.
 
         Writes checkpoints, TensorBoard scalars and sample grids (PNG files
@@ -391,7 +412,8 @@ class PPGANTrainer:
         and samples. With each grid, `monitor()` (a dict of numbers, e.g.
         `run.generator_monitor`) is logged to TensorBoard and appended to
         WORKDIR/monitor.jsonl, so a run of days shows where it is going.
-        Returns (steps trained now, images per second).
+        `attribute_labels` ({attribute: a label per training face}) fits the
+        probes of L_attr when the config preserves attributes. Returns (steps trained now, images per second).
         """
         config = self.config
         start = self.restore_latest()
@@ -404,6 +426,10 @@ class PPGANTrainer:
         stored = self.cache_real_embeddings(train_images, path=os.path.join(workdir, layout.REAL_EMBEDDINGS))
         log(f"{'read' if stored else 'embedded'} the verificators' embeddings of the {len(train_images)} training "
             f"faces and their mirrors in {time.perf_counter() - started:.0f} s")
+        if config.lambda_attributes:
+            for probe in self.fit_attribute_probes(attribute_labels):
+                log(f"L_attr probe of {probe.attribute} {list(probe.classes)}: held-out accuracy "
+                    f"{probe.held_out_accuracy:.3f}")
         dataset = pipeline.gan_dataset(
             train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip
         )

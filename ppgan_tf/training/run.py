@@ -240,6 +240,8 @@ def train_ppgan(config, workdir, log=print):
     trained, images_per_second = trainer.fit(
         train.images, test.images[sample_indices(test.identities, SAMPLE_FACES)], workdir,
         chief=chief, log=log, monitor=monitor,
+        attribute_labels={name: [record.attribute(name) for record in train.records]
+                          for name in split_names(config.preserve_attributes)},
     )
     if not chief:
         shutil.rmtree(os.path.dirname(checkpoint_dir), ignore_errors=True)

@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+
+from ppgan_tf.training import attribute_probes
+
+
+def _clusters(count=400, dim=16, seed=0):
+    """Unit embeddings of two classes on either side of one direction, and their labels."""
+    rng = np.random.default_rng(seed)
+    labels = np.where(rng.random(count) < 0.3, "female", "male")
+    x = rng.normal(size=(count, dim)).astype(np.float32)
+    x[:, 0] += np.where(labels == "female", 1.5, -1.5)
+    return x / np.linalg.norm(x, axis=1, keepdims=True), list(labels)
+
+
+def test_a_probe_reads_the_attribute_off_held_out_embeddings():
+    x, labels = _clusters()
+    probe = attribute_probes.fit_probe("gender", x, labels)
+    assert probe.classes == ("female", "male") and probe.weights.shape == (16, 2)
+    assert probe.held_out_accuracy > 0.9
+    predicted = np.argmax(probe.logits(x).numpy(), axis=1)
+    assert np.mean(np.array(probe.classes)[predicted] == np.array(labels)) > 0.9
+
+
+def test_unknown_labels_are_left_out_and_one_class_is_refused():
+    x, labels = _clusters()
+    labels = [label if i % 3 else "" for i, label in enumerate(labels)]
+    labels[1] = "ambiguous"
+    assert attribute_probes.fit_probe("gender", x, labels).classes == ("female", "male")
+    with pytest.raises(ValueError, match="'gender'.*two or more"):
+        attribute_probes.fit_probe("gender", x, ["male" if i % 2 else "" for i in range(len(x))])
