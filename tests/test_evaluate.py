@@ -72,6 +72,9 @@ def test_a_report_is_written_for_a_tiny_run(tiny_run_copy):
     gender = report["attributes"]["gender"]
     assert gender["classes"] == ["f", "m"] and set(gender["methods"]) == set(report["methods"])
     assert all(0.0 <= accuracy <= 1.0 for accuracy in [gender["original"], *gender["methods"].values()])
+    assert gender["classifier"] == "cnn" and set(gender["kept_by_class"]) == {"original", *report["methods"]}
+    assert all(set(kept) <= {"f", "m"} and all(0.0 <= share <= 1.0 for share in kept.values())
+               for kept in gender["kept_by_class"].values())
     with open(os.path.join(out, "report.md")) as f:
         text = f.read()
     assert "| ppgan |" in text and "## By gender" in text and "## Attribute preservation: gender" in text
@@ -99,7 +102,7 @@ def test_subsample_people_keeps_whole_people_at_random():
     assert evaluate.subsample_people(faces, None) is faces
 
 
-def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tmp_path, tiny_run_copy):
+def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tmp_path, tiny_run_copy, monkeypatch):
     data, workdir = tiny_run_copy
     other = write_dataset(str(tmp_path / "anonymous"), people=12, per_person=1,
                           extra_columns={"race": lambda p: "ab"[p % 2]})
@@ -109,7 +112,7 @@ def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tm
     with open(other, "w") as f:
         f.writelines(",".join(v for i, v in enumerate(row) if i != column) + "\n" for row in rows)
     report = evaluate.evaluate_run(workdir, facenet_steps=2, judge_names=("triplet", "dlib"), data=other, test_fraction=0.5,
-                                   group_by=("race",), attributes=("race",), attribute_steps=2,
+                                   group_by=("race",), attributes=("race",), attribute_classifier="facenet",
                                    include_baselines=False, log=lambda _: None)
     out = evaluate.evaluation_dir(workdir, other)
     assert out.endswith("evaluation_anonymous") and os.path.exists(os.path.join(out, "report.md"))
@@ -121,6 +124,14 @@ def test_another_dataset_without_identities_is_evaluated_with_the_runs_judges(tm
     assert report["original_test_false_rejection"] == {"triplet": None, "dlib": None}
     assert report["methods"]["ppgan"]["triplet_rank1_reidentification"] is None
     assert set(report["groups"]["race"]) <= {"a", "b"} and report["attributes"]["race"]["test_faces"] == 6
+    race = report["attributes"]["race"]
+    assert race["classifier"] == "facenet" and race["classes"] == ["a", "b"]
+    assert set(race["kept_by_class"]) == {"original", "ppgan"}
+    monkeypatch.setattr(evaluate.run, "trained_against", lambda *_: ["facenet"])
+    with pytest.raises(ValueError, match="attribute_classifier=facenet: the generator trained against it"):
+        evaluate.evaluate_run(workdir, judge_names=("triplet",), data=other, attributes=("race",),
+                              attribute_classifier="facenet", log=lambda _: None)
+    monkeypatch.undo()
     assert os.path.exists(os.path.join(workdir, "evaluation", "facenet_judge", "facenet_judge.json"))
     # Again, with the judge in place: the run's own faces are not needed, the numbers are the same.
     again = evaluate.evaluate_run(workdir, facenet_steps=2, judge_names=("triplet",), data=other,

@@ -22,6 +22,9 @@ flags.DEFINE_bool("detection", True, "Measure MTCNN detection rates (with and wi
 flags.DEFINE_list("group_by", [], "Manifest attributes to report per group (e.g. gender; age is binned; race+age crosses).")
 flags.DEFINE_list("attributes", [], "Attributes whose preservation to measure with classifiers (e.g. gender).")
 flags.DEFINE_integer("attribute_steps", 500, "Training steps of each attribute classifier.")
+flags.DEFINE_string("attribute_classifier", "cnn", "What reads the attributes: 'cnn' (a small CNN trained on the "
+                    "faces) or a pretrained recogniser ('facenet', 'sface': a linear probe on its embeddings; refused "
+                    "if the generator trained against it).")
 flags.DEFINE_integer("max_faces", 0, "Cap on test faces, taken as whole people at random (0: all).")
 flags.DEFINE_bool("baselines", True, "Also evaluate blur, pixelation, black mask and k-same.")
 flags.DEFINE_string("data", None, "Evaluate on this dataset instead of the run's own test split.")
@@ -39,6 +42,7 @@ def main(argv):
         FLAGS.workdir, FLAGS.facenet_steps, FLAGS.judges, detector, group_by=FLAGS.group_by,
         attributes=FLAGS.attributes, attribute_steps=FLAGS.attribute_steps, max_faces=FLAGS.max_faces,
         include_baselines=FLAGS.baselines, data=FLAGS.data, test_fraction=FLAGS.data_test_fraction,
+        attribute_classifier=FLAGS.attribute_classifier,
     )
     print(markdown_report(report))
 

@@ -5,8 +5,27 @@ import numpy as np
 import tensorflow as tf
 
 from ppgan_tf.data import pipeline
+from ppgan_tf.training.attribute_probes import fit_probe
 
-class AttributeClassifier:
+class _Classifier:
+    """What every attribute classifier reports, given its `predict`."""
+
+    classes = ()
+
+    def predict(self, images_uint8):
+        raise NotImplementedError
+
+    def accuracy(self, images_uint8, labels):
+        return float(np.mean(np.array(self.predict(images_uint8)) == np.array(labels)))
+
+    def kept_by_class(self, images_uint8, labels):
+        """{class: share of the faces labelled so that read as it}: a flip one way shows here, not in the mean."""
+        predicted, labels = np.array(self.predict(images_uint8)), np.array(labels)
+        return {name: float(np.mean(predicted[labels == name] == name)) for name in self.classes
+                if np.any(labels == name)}
+
+
+class AttributeClassifier(_Classifier):
     """A small CNN predicting one categorical attribute (gender, age group, race) from a face.
 
     Example:
@@ -59,5 +78,32 @@ class AttributeClassifier:
         ]
         return [self.classes[i] for i in np.argmax(np.concatenate(logits), axis=1)]
 
-    def accuracy(self, images_uint8, labels):
-        return float(np.mean(np.array(self.predict(images_uint8)) == np.array(labels)))
+
+class EmbeddingAttributeClassifier(_Classifier):
+    """A linear probe (`attribute_probes.fit_probe`) on a frozen pretrained recogniser's embeddings.
+
+    Far stronger than the small CNN on few faces (gender on held-out LFW and UTKFace faces: 0.95 by FaceNet's
+    embeddings, 0.76-0.81 by the CNN). Judge only with a recogniser the generator did not train against.
+
+    Args:
+        recogniser: a `recognisers.Recogniser` (e.g. `FaceNet()`).
+        probe: its `LinearProbe`.
+
+    Example:
+    >>> classifier = EmbeddingAttributeClassifier.train(FaceNet(), faces_uint8, ["male", "female", ...])
+    >>> classifier.kept_by_class(deidentified_uint8, labels)
+    {'female': 0.76, 'male': 0.95}
+    """
+
+    def __init__(self, recogniser, probe):
+        self.recogniser = recogniser
+        self.probe = probe
+        self.classes = list(probe.classes)
+
+    @classmethod
+    def train(cls, recogniser, images_uint8, labels, attribute="attribute", seed=0):
+        return cls(recogniser, fit_probe(attribute, recogniser.embed(images_uint8), list(labels), seed=seed))
+
+    def predict(self, images_uint8):
+        logits = self.probe.logits(self.recogniser.embed(images_uint8)).numpy()
+        return [self.classes[i] for i in np.argmax(logits, axis=1)]

@@ -22,6 +22,7 @@ from ppgan_tf.data.images import FaceSet
 from ppgan_tf.evaluation import attributes as attribute_models
 from ppgan_tf.evaluation import baselines, judges
 from ppgan_tf.evaluation.report import write_report
+from ppgan_tf.models import recognisers
 from ppgan_tf.training import run
 
 EVALUATION_SUBDIR = "evaluation"
@@ -280,7 +281,8 @@ def dlib_tenfold(dlib, embeddings, identities, num_pairs, seed=0):
 
 
 def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detector=None, max_faces=None, group_by=(),
-                 attributes=(), attribute_steps=500, include_baselines=True, data=None, test_fraction=0.5, log=print):
+                 attributes=(), attribute_steps=500, include_baselines=True, data=None, test_fraction=0.5, log=print,
+                 attribute_classifier="cnn"):
     """Evaluates WORKDIR's generator against the baselines; returns the report it writes.
 
     By default on the run's own test faces (people unseen in training). With
@@ -294,7 +296,10 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
     `group_by` names manifest attributes (e.g. gender, race, age) whose groups
     get every metric of their own, as the paper reports per group;
     `attributes` names those for which a classifier trained on the original
-    training faces is scored on each method's outputs (attribute preservation).
+    training faces is scored on each method's outputs (attribute preservation):
+    `attribute_classifier` "cnn" (a small CNN on the faces) or a pretrained
+    recogniser's name (a linear probe on its embeddings, e.g. "facenet";
+    refused when the run trained against it).
 
     `judge_names` chooses the judges (`judges.JUDGES`: the triplet network,
     dlib at 0.6 and at a 10-fold threshold, the pretrained FaceNet and SFace
@@ -313,6 +318,8 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
 
     # === Judges: never seen by the generator; the triplet network trained on the run's own split ===
     trained_against = run.trained_against(config, run.load_verificator_info(config, workdir))
+    if attributes and attribute_classifier in trained_against:
+        raise ValueError(f"attribute_classifier={attribute_classifier}: the generator trained against it")
     judge_list, refused = judges.build_judges(
         judge_names, trained_against, log, judge_dir=os.path.join(workdir, EVALUATION_SUBDIR, "facenet_judge"),
         run_faces=lambda: run_faces or run.prepare_data(config, workdir, log=lambda _: None),
@@ -339,15 +346,23 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
         train_labels = [group_of(r, attribute) for r in train.records]
         test_labels = [group_of(r, attribute) for r in test.records]
         known_train, known_test = labelled(train_labels), labelled(test_labels)
-        classifier = attribute_models.AttributeClassifier.train(
-            train.images[known_train], [train_labels[i] for i in known_train], steps=attribute_steps, seed=config.seed
-        )
+        faces, labels = train.images[known_train], [train_labels[i] for i in known_train]
+        if attribute_classifier == "cnn":
+            classifier = attribute_models.AttributeClassifier.train(faces, labels, steps=attribute_steps,
+                                                                    seed=config.seed)
+        else:
+            classifier = attribute_models.EmbeddingAttributeClassifier.train(
+                recognisers.load_recogniser(attribute_classifier), faces, labels, attribute, seed=config.seed)
         labels = [test_labels[i] for i in known_test]
+        outputs = {name: images[known_test] for name, images in methods.items()}
         attribute_results[attribute] = {
+            "classifier": attribute_classifier,
             "classes": classifier.classes,
             "test_faces": len(known_test),
             "original": classifier.accuracy(test.images[known_test], labels),
-            "methods": {name: classifier.accuracy(outputs[known_test], labels) for name, outputs in methods.items()},
+            "methods": {name: classifier.accuracy(images, labels) for name, images in outputs.items()},
+            "kept_by_class": {name: classifier.kept_by_class(images, labels)
+                              for name, images in {"original": test.images[known_test], **outputs}.items()},
         }
         log(f"{attribute}: accuracy {attribute_results[attribute]['original']:.3f} on originals, "
             f"{attribute_results[attribute]['methods']['ppgan']:.3f} on PP-GAN faces")

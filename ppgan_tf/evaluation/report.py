@@ -47,11 +47,16 @@ def markdown_report(report):
         lines.append("| " + " | ".join(cells) + " |")
     lines += verification_tables(report)
     for attribute, result in report.get("attributes", {}).items():
+        kept = result.get("kept_by_class", {})  # reports before 2026-11-28 have none
+        classes = list(next(iter(kept.values()), {}))
         lines += ["", f"## Attribute preservation: {attribute}", "",
-                  f"Classifier trained on original training faces ({', '.join(result['classes'])}); accuracy on "
-                  f"{result['test_faces']} test faces: originals {result['original']:.3f}.", "",
-                  "| method | accuracy |", "|---|---|"]
-        lines += [f"| {method} | {accuracy:.3f} |" for method, accuracy in result["methods"].items()]
+                  f"Classifier ({result.get('classifier', 'cnn')}) trained on original training faces "
+                  f"({', '.join(result['classes'])}); accuracy on {result['test_faces']} test faces: originals "
+                  f"{result['original']:.3f}; per class, the share of its faces read as it.", "",
+                  "| method | accuracy | " + " | ".join(classes) + " |", "|---|---|" + "---|" * len(classes)]
+        lines += [f"| {method} | {accuracy:.3f} | " + " | ".join(f"{kept[method][c]:.3f}" for c in classes) + " |"
+                  if method in kept else f"| {method} | {accuracy:.3f} |"
+                  for method, accuracy in {"original": result["original"], **result["methods"]}.items()]
     for attribute, values in report.get("groups", {}).items():
         lines += ["", f"## By {attribute}", "",
                   "| group | method | faces | SSIM | " + " | ".join(f"{j} de-id" for j in judge_names) + " |",
