@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -60,14 +61,17 @@ def test_projected_d_learns_only_its_heads_and_passes_gradients_to_the_image():
 
 
 def test_projected_d_sees_only_the_inner_face():
+    keras.utils.set_random_seed(0)  # the heads' initial weights set how far a change moves the logits
     discriminator = ProjectedDiscriminator(channels=3, filters=8)
     face = np.random.default_rng(0).uniform(-1, 1, [1, 128, 128, 3]).astype(np.float32)
+    verdict = discriminator(face).numpy()
     framed = face.copy()
     framed[:, :8], framed[:, -8:], framed[:, :, :8], framed[:, :, -8:] = 1.0, -1.0, 1.0, -1.0  # outside the template
-    np.testing.assert_allclose(discriminator(framed).numpy(), discriminator(face).numpy(), atol=1e-5)
+    np.testing.assert_allclose(discriminator(framed).numpy(), verdict, atol=1e-5)
     centre = face.copy()
     centre[:, 56:72, 56:72] = 1.0
-    assert np.abs(discriminator(centre).numpy() - discriminator(face).numpy()).max() > 1e-3
+    # A changed nose moves the verdict (5e-4 to 3e-3 over initial seeds 0-3) where the frame moves it by exactly 0.
+    assert np.abs(discriminator(centre).numpy() - verdict).max() > 1e-4
 
 
 def test_projected_d_get_config_round_trip():
