@@ -52,18 +52,17 @@ def fit_probe(attribute, embeddings, labels, steps=500, learning_rate=4.0, l2=1e
         raise ValueError(f"attribute {attribute!r}: the training faces carry {len(classes)} known class(es) "
                          f"{list(classes)}; a probe needs two or more")
     order = np.random.default_rng(seed).permutation(known)
-    test, train = order[:int(len(order) * held_out)], order[int(len(order) * held_out):]
-    known_set = set(known)
-    targets = np.array([classes.index(labels[i]) if i in known_set else -1 for i in range(len(labels))])
-    x = np.asarray(embeddings, np.float32)
-    one_hot = np.eye(len(classes), dtype=np.float32)[targets[train]]
+    x = np.asarray(embeddings, np.float32)[order]
+    targets = np.array([classes.index(labels[i]) for i in order])
+    cut = int(len(order) * held_out)  # the first `cut` faces of the seeded order measure the fit
+    x_train, one_hot = x[cut:], np.eye(len(classes), dtype=np.float32)[targets[cut:]]
     weights = np.zeros((x.shape[1], len(classes)), np.float32)
     bias = np.zeros(len(classes), np.float32)
     for _ in range(steps):
-        logits = x[train] @ weights + bias
+        logits = x_train @ weights + bias
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
         error = p / p.sum(axis=1, keepdims=True) - one_hot
-        weights -= learning_rate * (x[train].T @ error / len(train) + l2 * weights)
+        weights -= learning_rate * (x_train.T @ error / len(x_train) + l2 * weights)
         bias -= learning_rate * error.mean(axis=0)
-    accuracy = float(np.mean(np.argmax(x[test] @ weights + bias, axis=1) == targets[test])) if len(test) else 0.0
+    accuracy = float(np.mean(np.argmax(x[:cut] @ weights + bias, axis=1) == targets[:cut])) if cut else 0.0
     return LinearProbe(attribute, classes, weights, bias, accuracy)
