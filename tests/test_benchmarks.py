@@ -1,7 +1,9 @@
-"""The benchmarks: the whole-photo one's JSON (time split by stage, the guard's work); rounds compared within rounds."""
+"""The benchmarks: the whole-photo one's JSON (time split by stage, the guard's work), the guard on held-out faces;
+rounds compared within rounds."""
 
 import json
 import sys
+from pathlib import Path
 
 import cv2
 
@@ -23,6 +25,18 @@ def test_the_photo_benchmark_times_every_stage_and_counts_the_guards_work(tmp_pa
     stages = results["stage_seconds"]
     assert stages["generation"] > 0 and stages["guard"] > 0 and stages["detection"] > 0
     assert abs(sum(stages.values()) - results["photo_seconds"]) < 1e-6
+
+
+def test_the_guard_benchmark_accounts_for_every_held_out_face_once_per_model(tiny_run, tmp_path):
+    _, workdir = tiny_run
+    out = tmp_path / "guard.json"
+    run_cli([sys.executable, "-m", "benchmarks.guard", f"--workdir={workdir}", "--faces=2", f"--out={out}"])
+    results = json.loads(out.read_text())
+    test_faces = len(json.loads((Path(workdir) / "split.json").read_text())["test"])
+    assert results["faces"] == 2 <= test_faces and results["skipped"] == []
+    row = results["models"]["shipped"]
+    assert sum(row[name] for name in ("first generation", "later generation", "softened", "fell back")) == 2
+    assert row["seconds_per_face"] > 0
 
 
 def test_variants_timed_in_rounds_are_compared_within_each_round():
