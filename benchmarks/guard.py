@@ -24,6 +24,8 @@ flags.DEFINE_list("models", [], "Packaged models (folders), compared on the same
 flags.DEFINE_string("dataset", "", "Only the held-out faces of this dataset ('' : all).")
 flags.DEFINE_integer("faces", 150, "Held-out faces, in split order.")
 flags.DEFINE_integer("first_seed", 100, "Noise seed of the first face (the i-th gets first_seed + i).")
+flags.DEFINE_enum("guard_retry", "chain", ["chain", "resample"], "What a retry generates from (Deidentifier's "
+                  "guard_retry).")
 flags.DEFINE_string("out", None, "JSON results path.")
 flags.mark_flags_as_required(["workdir", "out"])
 
@@ -53,10 +55,10 @@ def main(argv):
         raise SystemExit(f"{FLAGS.workdir}: no held-out faces of {FLAGS.dataset or 'its data'} could be read")
     for key, problem in loaded.skipped:
         print(f"skipped {key}: {problem}")
-    results = {"workdir": FLAGS.workdir, "dataset": FLAGS.dataset, "faces": len(loaded.images),
-               "skipped": [key for key, _ in loaded.skipped], "models": {}}
+    results = {"workdir": FLAGS.workdir, "dataset": FLAGS.dataset, "guard_retry": FLAGS.guard_retry,
+               "faces": len(loaded.images), "skipped": [key for key, _ in loaded.skipped], "models": {}}
     for model in FLAGS.models or [""]:
-        deidentifier = Deidentifier(model or None)
+        deidentifier = Deidentifier(model or None, guard_retry=FLAGS.guard_retry)
         started = time.perf_counter()
         counts = collections.Counter(outcome(deidentifier.process_aligned(face, FLAGS.first_seed + i)[1])
                                      for i, face in enumerate(loaded.images))

@@ -95,6 +95,11 @@ class RunConfig:
                                           "embeddings of the labelled training faces reads it, and L_attr (the KL "
                                           "from x's reading to G(x)'s) weighs lambda_attributes.")
     lambda_attributes: float = _field(0.0, "Weight of L_attr (needs preserve_attributes).")
+    balance_attributes: bool = _field(False, "Weigh every class of a preserved attribute alike: its probe fitted "
+                                             "with each class weighted by the inverse of its share of the labelled "
+                                             "faces, and each face's L_attr by that weight of the class the probe "
+                                             "reads x as (the training faces are 72% male: unbalanced, a flipped "
+                                             "woman costs G as much as a flipped man, and there are fewer women).")
     adversarial_region: str = _field("image", "Patches L_cGAN is averaged over: 'image' (all of D's patches, the "
                                               "paper) or 'face' (those centred on the aligned face, where G changes "
                                               "it: a face is most of what D can tell apart, undiluted by background).")
@@ -171,6 +176,8 @@ class RunConfig:
         if self.lambda_attributes < 0 or bool(self.lambda_attributes) != bool(split_names(self.preserve_attributes)):
             raise ValueError(f"lambda_attributes={self.lambda_attributes}, preserve_attributes="
                              f"{self.preserve_attributes!r}: set both (a positive weight and the attributes) or neither")
+        if self.balance_attributes and not split_names(self.preserve_attributes):
+            raise ValueError("balance_attributes needs preserve_attributes: there is no class to balance")
         if not 0.0 <= self.generator_average_decay < 1.0:
             raise ValueError(f"generator_average_decay={self.generator_average_decay}: must be in [0, 1)")
         if not 0.0 <= self.verif_revert_share <= 1.0:

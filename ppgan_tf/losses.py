@@ -146,15 +146,19 @@ def shading_loss(images_a, images_b, sigma=4.0):
     return _mean_per_example(tf.abs(blurred(images_a) - blurred(images_b)))
 
 
-def attribute_loss(original_logits, generated_logits):
+def attribute_loss(original_logits, generated_logits, class_weights=None):
     """KL divergence from an attribute probe's reading of x to its reading of G(x), per example (softmax logits).
 
-    Zero when G(x) reads as x does (the same gender, say) however far its identity moved.
+    Zero when G(x) reads as x does (the same gender, say) however far its identity moved. With `class_weights`
+    (one per class), each example's KL is weighted by the classes' weights under x's reading.
     """
     original = tf.nn.softmax(tf.cast(original_logits, tf.float32))
     log_generated = tf.nn.log_softmax(tf.cast(generated_logits, tf.float32))
     log_original = tf.math.log(tf.maximum(original, 1e-12))
-    return tf.reduce_sum(original * (log_original - log_generated), axis=-1)
+    divergence = tf.reduce_sum(original * (log_original - log_generated), axis=-1)
+    if class_weights is None:
+        return divergence
+    return divergence * tf.reduce_sum(original * tf.cast(class_weights, tf.float32), axis=-1)
 
 
 def generator_objective(adversarial, verif, sim, setting="ppgan", lambda_verif=1.0, lambda_sim=1.0):

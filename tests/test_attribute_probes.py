@@ -29,3 +29,20 @@ def test_unknown_labels_are_left_out_and_one_class_is_refused():
     assert attribute_probes.fit_probe("gender", x, labels).classes == ("female", "male")
     with pytest.raises(ValueError, match="'gender'.*two or more"):
         attribute_probes.fit_probe("gender", x, ["male" if i % 2 else "" for i in range(len(x))])
+
+
+def test_a_balanced_probe_weighs_the_minority_class_up_and_reads_more_of_it():
+    # Overlapping classes, 30% female: unbalanced, the overlap is read as the majority.
+    x, labels = _clusters(count=2000, seed=1)
+    x[:, 0] *= 0.3
+    plain = attribute_probes.fit_probe("gender", x, labels)
+    balanced = attribute_probes.fit_probe("gender", x, labels, balanced=True)
+    np.testing.assert_allclose(plain.class_weights, [1.0, 1.0])
+    share = np.mean(np.array(labels) == "female")
+    np.testing.assert_allclose(balanced.class_weights, [0.5 / share, 0.5 / (1 - share)], rtol=1e-5)
+    women = np.array(labels) == "female"
+
+    def women_read_as_women(probe):
+        return np.mean(np.argmax(probe.logits(x[women]).numpy(), axis=1) == 0)
+
+    assert women_read_as_women(balanced) > women_read_as_women(plain) + 0.05

@@ -137,3 +137,7 @@ def test_attribute_loss_is_the_kl_from_the_original_reading():
     p = tf.nn.softmax(original).numpy()
     np.testing.assert_allclose(flipped, np.sum(p * (np.log(p) - np.log(p[:, ::-1])), axis=1), rtol=1e-5)
     assert np.all(flipped > 1.0)
+    # Class weights scale each example by the weights under x's reading; all ones change nothing.
+    weighted = losses.attribute_loss(original, original[:, ::-1], [3.0, 0.5]).numpy()
+    np.testing.assert_allclose(weighted, flipped * (p @ [3.0, 0.5]), rtol=1e-5)
+    np.testing.assert_allclose(losses.attribute_loss(original, original[:, ::-1], [1.0, 1.0]), flipped, rtol=1e-6)

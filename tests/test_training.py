@@ -93,6 +93,20 @@ def test_the_attribute_term_holds_the_probes_reading_and_joins_the_loss_only_whe
         np.testing.assert_allclose(terms["generator_total"], expected, rtol=1e-5)
     with pytest.raises(ValueError, match="lambda_attributes"):
         tiny_config(lambda_attributes=1.0).validate()
+    with pytest.raises(ValueError, match="balance_attributes needs preserve_attributes"):
+        tiny_config(balance_attributes=True).validate()
+
+
+def test_balance_attributes_weighs_the_minority_class_up_in_the_probe_the_step_uses(tmp_path):
+    faces = _faces()
+    labels = ["female" if i % 4 == 0 else "male" for i in range(len(faces))]  # a quarter women
+    config = tiny_config(lambda_attributes=1.0, preserve_attributes="gender", balance_attributes=True, steps=1)
+    trainer = ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(), str(tmp_path))
+    trainer.cache_real_embeddings(faces)
+    probe, = trainer.fit_attribute_probes({"gender": labels})
+    women = np.mean(np.array(labels) == "female")
+    np.testing.assert_allclose(probe.class_weights, [0.5 / women, 0.5 / (1 - women)], rtol=1e-5)
+    assert probe.class_weights[0] > 1.0 > probe.class_weights[1]
 
 
 @pytest.fixture

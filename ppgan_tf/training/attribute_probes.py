@@ -23,6 +23,8 @@ class LinearProbe:
         weights: `[embedding_dim, len(classes)]` float32.
         bias: `[len(classes)]` float32.
         held_out_accuracy: its accuracy on the labelled faces it was not fitted on.
+        class_weights: `[len(classes)]` float32, what a face of each class weighed in the fit and weighs in L_attr:
+            all 1, or (balanced) the inverse of the class's share of the labelled faces over the number of classes.
 
     Example:
     >>> probe = fit_probe("gender", embeddings, ["male", "female", "", ...])
@@ -35,16 +37,19 @@ class LinearProbe:
     weights: np.ndarray
     bias: np.ndarray
     held_out_accuracy: float
+    class_weights: np.ndarray
 
     def logits(self, embeddings):
         return tf.matmul(tf.cast(embeddings, tf.float32), self.weights) + self.bias
 
 
-def fit_probe(attribute, embeddings, labels, steps=500, learning_rate=4.0, l2=1e-4, held_out=0.2, seed=0):
+def fit_probe(attribute, embeddings, labels, steps=500, learning_rate=4.0, l2=1e-4, held_out=0.2, seed=0,
+              balanced=False):
     """A `LinearProbe` fitted by full-batch gradient descent on the faces whose label is known.
 
-    A share `held_out` of them (seeded) is kept out of the fit to measure it. Raises ValueError naming the
-    attribute when fewer than two classes carry labels.
+    A share `held_out` of them (seeded) is kept out of the fit to measure it; `balanced` weighs each class alike
+    (see `LinearProbe.class_weights`), so a minority class is not read as the majority where they overlap. Raises
+    ValueError naming the attribute when fewer than two classes carry labels.
     """
     known = labelled(labels)
     classes = tuple(sorted({labels[i] for i in known}))
@@ -56,13 +61,16 @@ def fit_probe(attribute, embeddings, labels, steps=500, learning_rate=4.0, l2=1e
     targets = np.array([classes.index(labels[i]) for i in order])
     cut = int(len(order) * held_out)  # the first `cut` faces of the seeded order measure the fit
     x_train, one_hot = x[cut:], np.eye(len(classes), dtype=np.float32)[targets[cut:]]
+    shares = np.bincount(targets, minlength=len(classes)) / len(targets)
+    class_weights = (1.0 / (len(classes) * shares) if balanced else np.ones(len(classes))).astype(np.float32)
+    face_weights = one_hot @ class_weights
     weights = np.zeros((x.shape[1], len(classes)), np.float32)
     bias = np.zeros(len(classes), np.float32)
     for _ in range(steps):
         logits = x_train @ weights + bias
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        error = p / p.sum(axis=1, keepdims=True) - one_hot
+        error = (p / p.sum(axis=1, keepdims=True) - one_hot) * face_weights[:, None]
         weights -= learning_rate * (x_train.T @ error / len(x_train) + l2 * weights)
         bias -= learning_rate * error.mean(axis=0)
     accuracy = float(np.mean(np.argmax(x[:cut] @ weights + bias, axis=1) == targets[:cut])) if cut else 0.0
-    return LinearProbe(attribute, classes, weights, bias, accuracy)
+    return LinearProbe(attribute, classes, weights, bias, accuracy, class_weights)

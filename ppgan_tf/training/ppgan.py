@@ -262,7 +262,7 @@ class PPGANTrainer:
         """L_attr summed over the attribute probes, per example; they read the first verificator's embeddings."""
         name = next(iter(self.verificators))
         original, generated = self._real_embeddings(name, real, batch), self._embed(name, fake)
-        return tf.add_n([losses.attribute_loss(probe.logits(original), probe.logits(generated))
+        return tf.add_n([losses.attribute_loss(probe.logits(original), probe.logits(generated), probe.class_weights)
                          for probe in self.attribute_probes])
 
     def fit_attribute_probes(self, labels_by_attribute):
@@ -272,7 +272,8 @@ class PPGANTrainer:
         `cache_real_embeddings` first. The probes then enter every step's L_attr.
         """
         table = self._cached_real_embeddings[next(iter(self.verificators))].numpy()[0::2]
-        self.attribute_probes = [attribute_probes.fit_probe(attribute, table, labels, seed=self.config.seed)
+        self.attribute_probes = [attribute_probes.fit_probe(attribute, table, labels, seed=self.config.seed,
+                                                            balanced=self.config.balance_attributes)
                                  for attribute, labels in labels_by_attribute.items()]
         self._distributed_step = None  # retrace: the step reads the probes
         return self.attribute_probes
@@ -429,7 +430,7 @@ class PPGANTrainer:
         if config.lambda_attributes:
             for probe in self.fit_attribute_probes(attribute_labels):
                 log(f"L_attr probe of {probe.attribute} {list(probe.classes)}: held-out accuracy "
-                    f"{probe.held_out_accuracy:.3f}")
+                    f"{probe.held_out_accuracy:.3f}, class weights {[round(float(w), 2) for w in probe.class_weights]}")
         dataset = pipeline.gan_dataset(
             train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip
         )
