@@ -303,14 +303,17 @@ def config_fields():
 
 
 def define_flags(flag_values):
-    """Defines --preset and one absl flag per `RunConfig` field (default: the preset's)."""
+    """Defines --preset and one absl flag per `RunConfig` field (default: the preset's).
+
+    Switches are absl booleans, so `--verif_grey` and `--noverif_grey` work as well as `--verif_grey=true`.
+    """
     from absl import flags
 
     flags.DEFINE_enum("preset", "default", sorted(PRESETS), "Config preset to start from.",
                       flag_values=flag_values)
     for field in config_fields():
-        flags.DEFINE_string(field.name, None, f"{field.metadata['help']} (default {field.default!r})",
-                            flag_values=flag_values)
+        define = flags.DEFINE_bool if field.type in (bool, "bool") else flags.DEFINE_string
+        define(field.name, None, f"{field.metadata['help']} (default {field.default!r})", flag_values=flag_values)
 
 
 def config_from_flags(flag_values, workdir):
@@ -324,7 +327,7 @@ def config_from_flags(flag_values, workdir):
     else:
         config = get_config(flag_values.preset)
     changes = {
-        field.name: parse_value(field, flag_values[field.name].value)
+        field.name: parse_value(field, str(flag_values[field.name].value))
         for field in config_fields()
         if flag_values[field.name].present
     }

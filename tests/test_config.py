@@ -44,6 +44,12 @@ def test_flags_override_the_preset(tmp_path):
     assert (config.steps, config.flip, config.lambda_sim, config.learning_rate) == (12, False, 0.5, 1e-5)
 
 
+def test_switches_are_set_by_their_name_alone_or_unset_by_no(tmp_path):
+    values = _flag_values(["--preset=paper", "--verif_grey", "--steps=7", "--noflip"])
+    config = run_config.config_from_flags(values, str(tmp_path / "new"))
+    assert (config.verif_grey, config.steps, config.flip) == (True, 7, False)
+
+
 def test_a_saved_run_resumes_with_its_own_config(tmp_path):
     saved = run_config.get_config().replace(batch_size=3, seed=5)
     saved.save(str(tmp_path))
