@@ -7,11 +7,11 @@ whole-photo evaluation.
 Every model gets the same faces (the first `--faces` of `--dataset` in the run's split, as `trainers.prepare_data`
 aligned them) and the same noise seeds, through `Deidentifier.process_aligned` with the default guard; no detection,
 no paste into the photo, so it takes a few minutes where `trainers.evaluate_photos` takes twenty. Counted per model:
-faces passed at the first generation, after more, softened (visible blur), fallen back. Read it to rank candidates;
-the whole-photo route gives the numbers that count (its counts differ by the detector's crops).
+faces passed at the first generation, after more, softened (visible blur), fallen back, counted as the whole-photo
+report counts them (`evaluation.photos.guard_counts`). Read it to rank candidates; the whole-photo route gives the
+numbers that count (its counts differ by the detector's crops).
 """
 
-import collections
 import time
 
 from absl import app, flags
@@ -29,23 +29,13 @@ flags.DEFINE_enum("guard_retry", "chain", ["chain", "resample"], "What a retry g
 flags.DEFINE_string("out", None, "JSON results path.")
 flags.mark_flags_as_required(["workdir", "out"])
 
-OUTCOMES = ("first generation", "later generation", "softened", "fell back")
-
-
-def outcome(report):
-    """Which of OUTCOMES a face's guard report records."""
-    if report.fallback:
-        return "fell back"
-    if report.guard_softened:
-        return "softened"
-    return "first generation" if report.guard_tries == 1 else "later generation"
-
 
 def main(argv):
     del argv
     from ppgan_tf.config import RunConfig
     from ppgan_tf.data import images, manifest, split
     from ppgan_tf.deidentify.deidentifier import Deidentifier
+    from ppgan_tf.evaluation.photos import guard_counts
 
     config = RunConfig.load(FLAGS.workdir)
     _, test = split.split_for_run(manifest.load_records(config.data), config, FLAGS.workdir, save=False)
@@ -60,13 +50,12 @@ def main(argv):
     for model in FLAGS.models or [""]:
         deidentifier = Deidentifier(model or None, guard_retry=FLAGS.guard_retry)
         started = time.perf_counter()
-        counts = collections.Counter(outcome(deidentifier.process_aligned(face, FLAGS.first_seed + i)[1])
-                                     for i, face in enumerate(loaded.images))
-        row = {name: counts[name] for name in OUTCOMES}
-        row["seconds_per_face"] = (time.perf_counter() - started) / len(loaded.images)
-        results["models"][model or "shipped"] = row
-        print(f"{model or 'shipped'}: " + ", ".join(f"{name} {row[name]}" for name in OUTCOMES)
-              + f" of {len(loaded.images)} ({row['seconds_per_face']:.2f} s a face)")
+        counts = guard_counts([deidentifier.process_aligned(face, FLAGS.first_seed + i)[1]
+                               for i, face in enumerate(loaded.images)])
+        seconds = (time.perf_counter() - started) / len(loaded.images)
+        results["models"][model or "shipped"] = {**counts, "seconds_per_face": seconds}
+        print(f"{model or 'shipped'}: " + ", ".join(f"{name} {count}" for name, count in counts.items())
+              + f" of {len(loaded.images)} ({seconds:.2f} s a face)")
     write_json(FLAGS.out, results)
 
 

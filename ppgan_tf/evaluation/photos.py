@@ -89,6 +89,15 @@ def guard_outcome(report):
     return f"generation {report.guard_tries}"
 
 
+def guard_counts(reports):
+    """How many faces the guard passed at the first generation, after more, softened, and how many fell back."""
+    return {"passed_first_try": sum(r.guard_passed and r.guard_tries == 1 for r in reports),
+            "passed_after_retries": sum(r.guard_passed and r.guard_tries > 1 and not r.guard_softened
+                                        for r in reports),
+            "passed_softened": sum(bool(r.guard_softened) for r in reports),
+            "fell_back": sum(bool(r.fallback) for r in reports)}
+
+
 def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detector=None, max_photos=None,
                     include_baselines=True, group_by=(), trained_against=(), out=None, second_detector=None,
                     first_seed=0, log=print):
@@ -129,11 +138,7 @@ def evaluate_photos(workdir, dataset, photos_root, deidentifier, judges, detecto
         "test_people": len(set(identities)),
         "model": deidentifier.backend.name,
         "trained_against": list(trained_against),
-        "guard": {"passed_first_try": sum(r.guard_passed and r.guard_tries == 1 for r in reports),
-                  "passed_after_retries": sum(r.guard_passed and r.guard_tries > 1 and not r.guard_softened
-                                              for r in reports),
-                  "passed_softened": sum(bool(r.guard_softened) for r in reports),
-                  "fell_back": sum(bool(r.fallback) for r in reports),
+        "guard": {**guard_counts(reports),
                   "tries": deidentifier.guard_tries, "margin": deidentifier.guard_margin,
                   "retry": deidentifier.guard_retry, "soften": list(deidentifier.guard_soften),
                   "with": getattr(deidentifier.guard, "name", None)},
