@@ -282,15 +282,12 @@ def get_config(preset="default"):
     return RunConfig(**PRESETS[preset]).validate()
 
 
+def _is_switch(field):
+    return field.type in (bool, "bool")
+
+
 def parse_value(field, text):
-    """Converts a command-line string to the type of a `RunConfig` field."""
-    if field.type in (bool, "bool"):
-        lowered = text.strip().lower()
-        if lowered in ("1", "true", "yes"):
-            return True
-        if lowered in ("0", "false", "no"):
-            return False
-        raise ValueError(f"{field.name}={text!r}: not a boolean")
+    """Converts a command-line string to the type of a `RunConfig` field that is not a switch (absl parses those)."""
     kind = {"int": int, "float": float, "str": str}.get(field.type, field.type)
     try:
         return kind(text)
@@ -312,7 +309,7 @@ def define_flags(flag_values):
     flags.DEFINE_enum("preset", "default", sorted(PRESETS), "Config preset to start from.",
                       flag_values=flag_values)
     for field in config_fields():
-        define = flags.DEFINE_bool if field.type in (bool, "bool") else flags.DEFINE_string
+        define = flags.DEFINE_bool if _is_switch(field) else flags.DEFINE_string
         define(field.name, None, f"{field.metadata['help']} (default {field.default!r})", flag_values=flag_values)
 
 
@@ -326,9 +323,9 @@ def config_from_flags(flag_values, workdir):
         config = RunConfig.load(workdir)
     else:
         config = get_config(flag_values.preset)
-    changes = {
-        field.name: parse_value(field, str(flag_values[field.name].value))
-        for field in config_fields()
-        if flag_values[field.name].present
-    }
+    changes = {}
+    for field in config_fields():
+        flag = flag_values[field.name]
+        if flag.present:
+            changes[field.name] = flag.value if _is_switch(field) else parse_value(field, flag.value)
     return config.replace(**changes)
