@@ -177,3 +177,35 @@ def test_what_a_judged_model_trained_against_comes_from_its_own_record(tmp_path)
     assert run.model_trained_against(str(package), default=["sface"]) == ["facenet", "sface"]
     assert run.model_trained_against(str(tmp_path / "generator.tflite"), default=["sface"]) == ["sface"]
     assert run.model_trained_against(None) == packaged.load_info()["trained_against"]
+
+
+@pytest.mark.slow
+def test_a_packaged_model_is_judged_on_a_runs_faces_without_its_judges(tmp_path, tiny_run_copy):
+    import keras
+
+    from ppgan_tf import layout, packaged
+    from ppgan_tf.config import RunConfig
+    from ppgan_tf.training import run, verificator_pretraining
+
+    _, workdir = tiny_run_copy
+    config = RunConfig.load(workdir)
+    verificator, info = verificator_pretraining.load_verificator(run.verificator_dir(config, workdir))
+    package = str(tmp_path / "package")
+    packaged.write_packaged_model(keras.saving.load_model(os.path.join(workdir, layout.GENERATOR)), verificator,
+                                  {"image_size": config.image_size, "channels": config.channels,
+                                   "verificator_threshold": info["threshold"], "trained_against": ["facenet"]},
+                                  package)
+    with pytest.raises(ValueError, match="own folder"):
+        evaluate.evaluate_run(workdir, judge_names=("triplet",), model=package, log=lambda _: None)
+    out = str(tmp_path / "judged")
+    report = evaluate.evaluate_run(workdir, facenet_steps=2, judge_names=("triplet", "facenet"), model=package,
+                                   out=out, include_baselines=False, log=lambda _: None)
+    assert report["model"].startswith(f"packaged:{package}") and report["trained_against"] == ["facenet"]
+    assert set(report["judges"]) == {"triplet"} and set(report["refused_judges"]) == {"facenet"}
+    assert os.path.exists(os.path.join(out, "report.md"))
+    assert not os.path.exists(os.path.join(workdir, evaluate.EVALUATION_SUBDIR, "report.json"))
+    # The run's own generator on the same faces: the package holds it in float16.
+    own = evaluate.evaluate_run(workdir, facenet_steps=2, judge_names=("triplet",), include_baselines=False,
+                                log=lambda _: None)
+    assert abs(own["methods"]["ppgan"]["ssim"] - report["methods"]["ppgan"]["ssim"]) < 0.01
+    assert own["model"] == f"keras:{workdir}"

@@ -1,11 +1,14 @@
 r"""Evaluates a trained run against independent judges and the classic baselines.
 
     python -m trainers.evaluate --workdir=ppgan_runs/default [--data=OTHER_MANIFEST]
+    python -m trainers.evaluate --workdir=RUN --model=ppgan_tf/pretrained --out=RUN/evaluation_shipped
 
 Writes WORKDIR/evaluation/{report.json,report.md,tradeoff.png}; the FaceNet
 judge is trained once on the run's training split and kept there. With
 --data, the run's generator is evaluated on another dataset (a share of it;
 the rest trains the attribute classifiers) into WORKDIR/evaluation_<folder>.
+With --model, another model (a packaged one, a work directory, an export) is
+judged on the run's faces in place of its generator, into --out.
 """
 
 from absl import app, flags
@@ -28,7 +31,14 @@ flags.DEFINE_string("attribute_classifier", "cnn", "What reads the attributes: '
 flags.DEFINE_integer("max_faces", 0, "Cap on test faces, taken as whole people at random (0: all).")
 flags.DEFINE_bool("baselines", True, "Also evaluate blur, pixelation, black mask and k-same.")
 flags.DEFINE_string("data", None, "Evaluate on this dataset instead of the run's own test split.")
+flags.DEFINE_string("model", None, "Model to judge instead of the run's generator (a packaged model folder, a work "
+                    "directory, a SavedModel, .tflite or .onnx); the judges it trained against are refused.")
+flags.DEFINE_string("out", None, "Report folder (default WORKDIR/evaluation, or WORKDIR/evaluation_<folder> with "
+                    "--data).")
 flags.DEFINE_float("data_test_fraction", 0.5, "With --data: share evaluated; the rest trains attribute classifiers.")
+flags.register_multi_flags_validator(
+    ["model", "out"], lambda values: not values["model"] or bool(values["out"]),
+    "--model needs --out: the report of another model must not overwrite the run's own")
 
 
 def main(argv):
@@ -42,7 +52,7 @@ def main(argv):
         FLAGS.workdir, FLAGS.facenet_steps, FLAGS.judges, detector, group_by=FLAGS.group_by,
         attributes=FLAGS.attributes, attribute_steps=FLAGS.attribute_steps, max_faces=FLAGS.max_faces,
         include_baselines=FLAGS.baselines, data=FLAGS.data, test_fraction=FLAGS.data_test_fraction,
-        attribute_classifier=FLAGS.attribute_classifier,
+        attribute_classifier=FLAGS.attribute_classifier, model=FLAGS.model, out=FLAGS.out,
     )
     print(markdown_report(report))
 

@@ -282,8 +282,8 @@ def dlib_tenfold(dlib, embeddings, identities, num_pairs, seed=0):
 
 def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detector=None, max_faces=None, group_by=(),
                  attributes=(), attribute_steps=500, include_baselines=True, data=None, test_fraction=0.5, log=print,
-                 attribute_classifier="cnn"):
-    """Evaluates WORKDIR's generator against the baselines; returns the report it writes.
+                 attribute_classifier="cnn", model=None, out=None):
+    """Evaluates WORKDIR's generator, or `model`, against the baselines; returns the report it writes.
 
     By default on the run's own test faces (people unseen in training). With
     `data`, on another dataset (`test_fraction` of it; the rest trains the
@@ -305,11 +305,19 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
     dlib at 0.6 and at a 10-fold threshold, the pretrained FaceNet and SFace
     at their published thresholds); a recogniser the run trained against is
     refused (see `judges.build_judges`).
-    """
-    from ppgan_tf.deidentify.backends import KerasBackend
 
+    `model` judges another model on the run's faces in place of its generator
+    (anything `deidentify.backends.load_backend` reads: a packaged model folder,
+    a work directory, a SavedModel, .tflite or .onnx), refusing the judges that
+    model learnt from, into `out` (required then, so that the run's own
+    report is not overwritten; default `evaluation_dir(workdir, data)`).
+    """
+    from ppgan_tf.deidentify.backends import KerasBackend, load_backend
+
+    if model and not out:
+        raise ValueError(f"model={model}: give the report its own folder (out), not the run's evaluation")
     config = RunConfig.load(workdir)
-    out = evaluation_dir(workdir, data)
+    out = out or evaluation_dir(workdir, data)
     # The run's own faces: evaluated, or (for another dataset) only needed to train a missing triplet judge.
     run_faces = None if data else run.prepare_data(config, workdir, log=lambda _: None)
     train, test = other_dataset(config, data, test_fraction, out, log) if data else run_faces
@@ -318,6 +326,8 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
 
     # === Judges: never seen by the generator; the triplet network trained on the run's own split ===
     trained_against = run.trained_against(config, run.load_verificator_info(config, workdir))
+    if model:
+        trained_against = run.model_trained_against(model, default=trained_against)
     if attributes and attribute_classifier in trained_against:
         raise ValueError(f"attribute_classifier={attribute_classifier}: the generator trained against it")
     judge_list, refused = judges.build_judges(
@@ -334,7 +344,7 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
         log("dlib: no 10-fold threshold (no person with two test photos); published threshold only")
 
     # === Methods: PP-GAN and the baselines, on the same test faces ===
-    backend = KerasBackend(workdir)
+    backend = load_backend(model) if model else KerasBackend(workdir)
     methods = {"ppgan": backend.generate(test.images, backend.noise(range(len(test.images))))}
     if include_baselines:
         methods.update(baseline_outputs(test.images))
@@ -372,6 +382,7 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
                  if with_pairs else None for judge in judge_list}
     report = {
         "workdir": os.path.abspath(workdir),
+        "model": backend.name,
         "data": data or config.data,
         "setting": config.setting,
         "test_faces": len(test.images),
