@@ -209,3 +209,29 @@ def test_a_packaged_model_is_judged_on_a_runs_faces_without_its_judges(tmp_path,
                                 log=lambda _: None)
     assert abs(own["methods"]["ppgan"]["ssim"] - report["methods"]["ppgan"]["ssim"]) < 0.01
     assert own["model"] == f"keras:{workdir}"
+
+
+def test_a_generator_changing_the_luminance_is_judged_raw_and_as_pasted():
+    import cv2
+
+    from ppgan_tf.deidentify.backends import Backend
+
+    class Inverting(Backend):
+        luminance_only = True
+
+        def generate(self, faces, noise):
+            return 255 - faces
+
+    rng = np.random.default_rng(0)  # skin-like faces: a grey level and a mild tint, inside the colour gamut
+    faces = (rng.integers(70, 190, (3, 16, 16, 1)) + [[[[20, 0, -20]]]]).astype(np.uint8)
+    outputs = evaluate.generator_outputs(Inverting(), faces)
+    assert set(outputs) == {"ppgan", evaluate.PASTED}
+    np.testing.assert_array_equal(outputs["ppgan"], 255 - faces)
+    pasted = np.stack([cv2.cvtColor(face, cv2.COLOR_RGB2YCrCb) for face in outputs[evaluate.PASTED]])
+    raw = np.stack([cv2.cvtColor(face, cv2.COLOR_RGB2YCrCb) for face in outputs["ppgan"]])
+    original = np.stack([cv2.cvtColor(face, cv2.COLOR_RGB2YCrCb) for face in faces])
+    # The generator's luminance, the photo's colours (to the rounding of one colour-space round trip).
+    assert np.abs(pasted[..., 0].astype(int) - raw[..., 0]).mean() < 2
+    assert np.abs(pasted[..., 1:].astype(int) - original[..., 1:]).mean() < 2
+    assert np.abs(pasted[..., 1:].astype(int) - raw[..., 1:]).mean() > 10
+    assert set(evaluate.generator_outputs(Inverting(), faces[..., :1])) == {"ppgan"}  # grey faces: nothing to paste

@@ -19,6 +19,7 @@ from ppgan_tf.config import RunConfig
 from ppgan_tf.data import manifest, pipeline
 from ppgan_tf.data.records import labelled
 from ppgan_tf.data.images import FaceSet
+from ppgan_tf.deidentify import replace
 from ppgan_tf.evaluation import attributes as attribute_models
 from ppgan_tf.evaluation import baselines, judges
 from ppgan_tf.evaluation.report import write_report
@@ -26,6 +27,9 @@ from ppgan_tf.models import recognisers
 from ppgan_tf.training import run
 
 EVALUATION_SUBDIR = "evaluation"
+# A generator that changes identity in the luminance (trained with verif_grey) is pasted as its luminance under the
+# photo's own colours (`deidentify.replace.with_luminance_of`): judged as raw output ("ppgan") and as pasted.
+PASTED = "ppgan_luminance"
 
 
 def gallery_split(identities):
@@ -177,6 +181,16 @@ def baseline_outputs(faces):
             if not name.startswith("k_same") or int(name.rsplit("_", 1)[1]) <= len(faces)}
 
 
+def generator_outputs(backend, faces):
+    """{"ppgan": the backend's outputs for uint8 `faces` (noise seed i for the i-th), and, for a generator that
+    changes identity in the luminance, `PASTED`: that luminance under each face's own colours}."""
+    outputs = {"ppgan": backend.generate(faces, backend.noise(range(len(faces))))}
+    if backend.luminance_only and faces.shape[-1] == 3:
+        outputs[PASTED] = np.stack([replace.with_luminance_of(face, fake)
+                                    for face, fake in zip(faces, outputs["ppgan"])])
+    return outputs
+
+
 def embed_once(judge_list, faces):
     """{recogniser: its embeddings of `faces`}: a recogniser judging under two names (dlib) embeds once."""
     embeddings = {}
@@ -306,6 +320,10 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
     at their published thresholds); a recogniser the run trained against is
     refused (see `judges.build_judges`).
 
+    A generator whose identity change lives in the luminance (`verif_grey`;
+    the de-identifier pastes its luminance under the photo's colours) is
+    judged twice: raw ("ppgan") and as pasted (`PASTED`).
+
     `model` judges another model on the run's faces in place of its generator
     (anything `deidentify.backends.load_backend` reads: a packaged model folder,
     a work directory, a SavedModel, .tflite or .onnx), refusing the judges that
@@ -345,7 +363,7 @@ def evaluate_run(workdir, facenet_steps=1000, judge_names=judges.JUDGES, detecto
 
     # === Methods: PP-GAN and the baselines, on the same test faces ===
     backend = load_backend(model) if model else KerasBackend(workdir)
-    methods = {"ppgan": backend.generate(test.images, backend.noise(range(len(test.images))))}
+    methods = generator_outputs(backend, test.images)
     if include_baselines:
         methods.update(baseline_outputs(test.images))
     rows, groups, at_far, _ = score_methods(test.images, methods, test.records, judge_list, original_embeddings,
