@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 
 from ppgan_tf import losses
+from ppgan_tf.faces.alignment import face_box
 
 
 def _best_threshold(distances, same):
@@ -62,6 +63,22 @@ def ssim_per_image(images_a, images_b):
 def ssim_of_uint8(faces_a, faces_b):
     """SSIM of each pair of uint8 faces, as numpy."""
     return ssim_per_image(*(np.asarray(faces, np.float32) / 127.5 - 1.0 for faces in (faces_a, faces_b)))
+
+
+def luminance_shift(faces_a, faces_b, margin=0.2):
+    """How much brighter each face of `faces_b` is than its `faces_a` over the face (`alignment.face_box` of crops
+    aligned with `margin`): the mean difference of BT.601 luma in grey levels, per pair of uint8 faces.
+
+    A generator that lightens dark skin reads positive on those faces and near zero on light ones.
+    """
+    def luma(faces):
+        faces = np.asarray(faces, np.float64)
+        return faces[..., 0] if faces.shape[-1] == 1 else faces @ np.array([0.299, 0.587, 0.114])
+
+    side = np.shape(faces_a)[1]
+    top, left, bottom, right = (round(value * side) for value in face_box(margin))
+    region = (slice(None), slice(top, bottom), slice(left, right))
+    return (luma(faces_b)[region] - luma(faces_a)[region]).mean(axis=(1, 2))
 
 
 def _distances(embeddings_a, embeddings_b):

@@ -68,6 +68,10 @@ def test_a_report_is_written_for_a_tiny_run(tiny_run_copy):
     for attribute in ("gender", "age"):
         groups = report["groups"][attribute]
         assert sum(methods["ppgan"]["faces"] for methods in groups.values()) == report["test_faces"]
+        # The groups' luminance shifts, weighted by their faces, make the whole row's.
+        assert np.isclose(sum(m["ppgan"]["faces"] * m["ppgan"]["luminance_shift"] for m in groups.values()),
+                          report["test_faces"] * report["methods"]["ppgan"]["luminance_shift"])
+    assert report["methods"]["black_mask"]["luminance_shift"] < -20  # a black mask darkens every face
     assert set(report["groups"]["age"]) <= {"0-19", "20-39", "40-59", "60+"}
     gender = report["attributes"]["gender"]
     assert gender["classes"] == ["f", "m"] and set(gender["methods"]) == set(report["methods"])
@@ -77,7 +81,8 @@ def test_a_report_is_written_for_a_tiny_run(tiny_run_copy):
                for kept in gender["kept_by_class"].values())
     with open(os.path.join(out, "report.md")) as f:
         text = f.read()
-    assert "| ppgan |" in text and "## By gender" in text and "## Attribute preservation: gender" in text
+    assert "| ppgan |" in text and "## By gender" in text and "Y shift" in text
+    assert "## Attribute preservation: gender" in text
     assert all(f"## Verification by `{judge}` at fixed false-accept rates" in text for judge in report["judges"])
     # A second evaluation reuses the trained judge.
     again = evaluate.evaluate_run(workdir, facenet_steps=2, judge_names=("triplet",), log=lambda _: None)

@@ -110,3 +110,20 @@ def test_pairwise_distances_match_the_direct_formula():
     rng = np.random.default_rng(2)
     a, b = rng.normal(size=(7, 5)), rng.normal(size=(4, 5))
     np.testing.assert_allclose(metrics._distances(a, b), np.linalg.norm(a[:, None] - b[None], axis=-1), atol=1e-9)
+
+
+def test_luminance_shift_reads_the_face_only_and_its_sign():
+    from ppgan_tf.faces.alignment import face_box
+
+    faces = np.full((2, 64, 64, 3), 100, np.uint8)
+    outputs = faces.copy()
+    top, left, bottom, right = (round(v * 64) for v in face_box())
+    outputs[0, top:bottom, left:right] += 20  # the first face lightened over the face box
+    outputs[1] = 0
+    outputs[1, top:bottom, left:right] = 90  # the second darkened there, its frame blackened (not read)
+    np.testing.assert_allclose(metrics.luminance_shift(faces, outputs), [20.0, -10.0])
+    grey = np.full((1, 64, 64, 1), 50, np.uint8)
+    np.testing.assert_allclose(metrics.luminance_shift(grey, grey + 5), [5.0])
+    red = np.zeros((1, 64, 64, 3), np.uint8)
+    red[..., 0] = 100  # luma weighs red by 0.299
+    np.testing.assert_allclose(metrics.luminance_shift(np.zeros_like(red), red), [29.9])

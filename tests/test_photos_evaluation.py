@@ -83,7 +83,11 @@ def test_held_out_photos_are_replaced_and_judged_on_their_faces(tmp_path, detect
         report["test_faces"] * ppgan["detection_rate_padded"])
     assert set(report["groups"]["guard"]) == {"generation 1"}  # the stub's first generation always passes
     table = open(os.path.join(workdir, "evaluation_photos_data", "report.md")).read()
-    assert "| ppgan |" in table and "trained against: sface" in table
+    assert "| ppgan |" in table and "trained against: sface" in table and "| group | faces | SSIM | Y shift |" in table
+    # Its header without the luminance shift, as reports written before it (the model card renders those).
+    old_rows = {method: {key: value for key, value in row.items() if key != "luminance_shift"}
+                for method, row in report["methods"].items()}
+    assert "Y shift" not in photos.markdown_table({**report, "methods": old_rows, "groups": {}})
     assert "## Verification by `rows` at fixed false-accept rates" in table
     assert os.path.exists(os.path.join(workdir, "evaluation_photos_data", "tradeoff.png"))
     assert ppgan["rows_mean_distance"] > blur["rows_mean_distance"]  # inverted faces move further than blurred ones
@@ -96,6 +100,8 @@ def test_held_out_photos_are_replaced_and_judged_on_their_faces(tmp_path, detect
     assert np.mean([int(face["rows_deidentified"]) for face in faces]) == pytest.approx(ppgan["rows_deid_rate"])
     assert np.mean([int(face["detected_padded"]) for face in faces]) == pytest.approx(ppgan["detection_rate_padded"])
     assert np.mean([float(face["ssim"]) for face in faces]) == pytest.approx(ppgan["ssim"], abs=1e-3)
+    assert np.mean([float(face["luminance_shift"]) for face in faces]) == pytest.approx(ppgan["luminance_shift"],
+                                                                                      abs=1e-3)
     assert all(float(face["rows_distance"]) >= 0 for face in faces)
 
 

@@ -143,13 +143,14 @@ def detected_faces(outputs, detector=None, second_detector=None):
     return found
 
 
-def face_facts(ssim, judged, detected=None):
+def face_facts(likeness, judged, detected=None):
     """One method's per-face facts: {column: array of one value per face}.
 
-    SSIM (given, per face), each judge's distance to the original and whether it reaches the judge's threshold
-    (de-identified), and each detection of `detected_faces` ('detected', 'detected_padded', 'second_detected', ...).
+    `likeness` (given, per face: SSIM and luminance shift), each judge's distance to the original and whether it
+    reaches the judge's threshold (de-identified), and each detection of `detected_faces` ('detected',
+    'detected_padded', 'second_detected', ...).
     """
-    facts = {"ssim": ssim}
+    facts = dict(likeness)
     for name, original, output, threshold, _ in judged:
         distances = np.linalg.norm(np.asarray(original, np.float64) - np.asarray(output, np.float64), axis=-1)
         facts[f"{name}_distance"] = distances
@@ -159,15 +160,23 @@ def face_facts(ssim, judged, detected=None):
     return facts
 
 
-def method_row(ssim, identities, judged, detected=None):
+def likeness_to_originals(originals, outputs):
+    """Per face, how like its original an output stays: SSIM and `metrics.luminance_shift` (grey levels)."""
+    return {"ssim": metrics.ssim_of_uint8(originals, outputs),
+            "luminance_shift": metrics.luminance_shift(originals, outputs)}
+
+
+def method_row(likeness, identities, judged, detected=None):
     """Every metric of one method on a set of faces.
 
     Args:
-        ssim: each face's SSIM to its original (`metrics.ssim_of_uint8`).
+        likeness: `likeness_to_originals` of these outputs, per face.
         judged: (judge name, original embeddings, output embeddings, threshold, thresholds at FAR) per judge.
         detected: `detected_faces` of these outputs, whose shares become the row's detection rates.
     """
-    row = {"faces": len(ssim), "ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim))}
+    ssim = likeness["ssim"]
+    row = {"faces": len(ssim), "ssim": float(np.mean(ssim)), "ssim_std": float(np.std(ssim)),
+           "luminance_shift": float(np.mean(likeness["luminance_shift"]))}
     for name, original, output, threshold, far_thresholds in judged:
         for key, value in privacy_metrics(original, output, identities, threshold, far_thresholds).items():
             row[f"{name}_{key}"] = value
@@ -238,12 +247,12 @@ def score_methods(originals, methods, records, judge_list, original_embeddings, 
         judged = [(judge.name, original_embeddings[judge.recogniser], output_embeddings[judge.recogniser],
                    judge.threshold, at_far[judge.name]) for judge in judge_list]
         detected = detected_faces(outputs, detector, second_detector)
-        ssim = metrics.ssim_of_uint8(originals, outputs)  # once per method; groups take their faces' share
-        rows[name] = method_row(ssim, identities, judged, detected)
-        faces[name] = face_facts(ssim, judged, detected)
+        likeness = likeness_to_originals(originals, outputs)  # once per method; groups take their faces' share
+        rows[name] = method_row(likeness, identities, judged, detected)
+        faces[name] = face_facts(likeness, judged, detected)
         log(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[name].items() if isinstance(v, float)))
         for attribute in group_by:
-            for value, row in rows_by_group(attribute, records, ssim, judged, detected).items():
+            for value, row in rows_by_group(attribute, records, likeness, judged, detected).items():
                 groups[attribute].setdefault(value, {})[name] = row
     return rows, groups, at_far, faces
 
@@ -265,13 +274,14 @@ def group_of(record, attribute):
     return value
 
 
-def rows_by_group(attribute, records, ssim, judged, detected=None):
+def rows_by_group(attribute, records, likeness, judged, detected=None):
     """`method_row` of each group (of 2+ faces) of an attribute: {group: row}."""
     members = collections.defaultdict(list)
     for index, record in enumerate(records):
         members[group_of(record, attribute)].append(index)
     return {
-        value: method_row(ssim[indices], [records[i].identity for i in indices],
+        value: method_row({key: values[indices] for key, values in likeness.items()},
+                          [records[i].identity for i in indices],
                           [(n, o[indices], x[indices], t, far) for n, o, x, t, far in judged],
                           {key: found[indices] for key, found in (detected or {}).items()})
         for value, indices in sorted(members.items()) if value and len(indices) >= 2

@@ -190,15 +190,19 @@ def markdown_table(report):
     judges = list(report["judges"])
     detection = "detection_rate" in report["methods"]["ppgan"]
     second = "second_detection_rate" in report["methods"]["ppgan"]
-    header = ["method", "SSIM", *(f"de-id {j}" for j in judges), *(f"rank-1 {j}" for j in judges)]
+    shift = "luminance_shift" in report["methods"]["ppgan"]  # reports before 2026-11-28 have none
+    header = ["method", "SSIM", *(["Y shift"] if shift else []), *(f"de-id {j}" for j in judges),
+              *(f"rank-1 {j}" for j in judges)]
     header += ["MTCNN / padded"] if detection else []
     header += ["dlib HOG / padded"] if second else []
     lines = [f"{report['test_faces']} faces of {report['test_people']} held-out people ({report['dataset']}), "
              f"{report['route']}; model {report['model']}, trained against: "
              f"{', '.join(report['trained_against']) or 'its own verificator only'}. Guard: {report['guard']}.",
+             *(["", report_files.SHIFT_NOTE] if shift else []),
              "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for method, row in report["methods"].items():
-        cells = [method, report_files.cell(row["ssim"]), *(report_files.cell(row[f"{j}_deid_rate"]) for j in judges),
+        cells = [method, report_files.cell(row["ssim"]), *([report_files.shift_cell(row)] if shift else []),
+                 *(report_files.cell(row[f"{j}_deid_rate"]) for j in judges),
                  *(report_files.cell(row[f"{j}_rank1_reidentification"]) for j in judges)]
         if detection:
             cells.append(_with_padding(row, "detection_rate"))
@@ -207,13 +211,15 @@ def markdown_table(report):
         lines.append("| " + " | ".join(cells) + " |")
     lines += report_files.verification_tables(report)
     for attribute, values in report["groups"].items():
-        lines += ["", f"By {attribute} (ppgan): faces, SSIM, " + ", ".join(f"de-id {j}" for j in judges)
-                  + (", MTCNN / padded" if detection else ""), "",
-                  "| group | faces | SSIM | " + " | ".join(judges) + (" | MTCNN / padded" if detection else "") + " |",
-                  "|" + "---|" * (3 + len(judges) + detection)]
+        lines += ["", f"By {attribute} (ppgan): faces, SSIM, " + ("Y shift, " if shift else "")
+                  + ", ".join(f"de-id {j}" for j in judges) + (", MTCNN / padded" if detection else ""), "",
+                  "| group | faces | SSIM | " + ("Y shift | " if shift else "") + " | ".join(judges)
+                  + (" | MTCNN / padded" if detection else "") + " |",
+                  "|" + "---|" * (3 + shift + len(judges) + detection)]
         for value, methods in values.items():
             row = methods["ppgan"]
             lines.append(f"| {value} | {row['faces']} | {row['ssim']:.3f} | "
+                         + (f"{report_files.shift_cell(row)} | " if shift else "")
                          + " | ".join(f"{row[f'{j}_deid_rate']:.3f}" for j in judges)
                          + (f" | {_with_padding(row, 'detection_rate')}" if detection else "")
                          + " |")

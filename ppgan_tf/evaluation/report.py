@@ -4,6 +4,10 @@ import json
 import os
 
 
+SHIFT_NOTE = ("Y shift: the mean change of luma over the face, output minus original, in grey levels (positive: "
+              "brighter; per group it shows a model lightening dark skin).")
+
+
 def write_report(report, out):
     """Writes report.json, report.md and tradeoff.png into `out`; returns `out`."""
     os.makedirs(out, exist_ok=True)
@@ -22,7 +26,7 @@ def cell(value):
 
 def markdown_report(report):
     judge_names = list(report["judges"])
-    header = ["method", "SSIM"] + [f"{j} de-id" for j in judge_names] + [f"{j} IDS" for j in judge_names] + \
+    header = ["method", "SSIM", "Y shift"] + [f"{j} de-id" for j in judge_names] + [f"{j} IDS" for j in judge_names] + \
         [f"{j} rank-1" for j in judge_names]
     lines = ["# Evaluation", "",
              f"{report['test_faces']} test faces of {report['test_people']} people unseen in training"
@@ -38,9 +42,9 @@ def markdown_report(report):
         if rejections is not None:
             line += f"; original test false rejections {rejections:.3f}"
         lines.append(line)
-    lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["", SHIFT_NOTE, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for method, row in report["methods"].items():
-        cells = [method, f"{row['ssim']:.3f}"]
+        cells = [method, f"{row['ssim']:.3f}", shift_cell(row)]
         for key in ("deid_rate", "identity_switches", "rank1_reidentification"):
             for judge in judge_names:
                 cells.append(cell(row[f"{judge}_{key}"]))
@@ -59,13 +63,19 @@ def markdown_report(report):
                   for method, accuracy in {"original": result["original"], **result["methods"]}.items()]
     for attribute, values in report.get("groups", {}).items():
         lines += ["", f"## By {attribute}", "",
-                  "| group | method | faces | SSIM | " + " | ".join(f"{j} de-id" for j in judge_names) + " |",
-                  "|" + "---|" * (4 + len(judge_names))]
+                  "| group | method | faces | SSIM | Y shift | " + " | ".join(f"{j} de-id" for j in judge_names) + " |",
+                  "|" + "---|" * (5 + len(judge_names))]
         for value, methods in values.items():
             for method, row in methods.items():
-                lines.append(f"| {value} | {method} | {row['faces']} | {row['ssim']:.3f} | "
+                lines.append(f"| {value} | {method} | {row['faces']} | {row['ssim']:.3f} | {shift_cell(row)} | "
                              + " | ".join(f"{row[f'{j}_deid_rate']:.3f}" for j in judge_names) + " |")
     return "\n".join(lines) + "\n"
+
+
+def shift_cell(row):
+    """A row's mean luminance shift over the face (`metrics.luminance_shift`), signed; '-' in reports before it."""
+    shift = row.get("luminance_shift")
+    return "-" if shift is None else f"{shift:+.1f}"
 
 
 def verification_tables(report):
