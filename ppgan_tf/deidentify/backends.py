@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from ppgan_tf import layout, packaged
+from ppgan_tf.deidentify import replace
 from ppgan_tf.seeds import noise_of_seeds_numpy
 
 
@@ -42,6 +43,13 @@ class Backend:
 
     def embed(self, faces):
         raise NotImplementedError
+
+    def as_pasted(self, faces, fakes):
+        """What the de-identifier pastes over uint8 `faces` for their generated `fakes`: with `luminance_only` and
+        RGB faces, each fake's luminance under its face's colours; otherwise `fakes` themselves (the same object)."""
+        if not (self.luminance_only and faces.shape[-1] == 3):
+            return fakes
+        return np.stack([replace.with_luminance_of(face, fake) for face, fake in zip(faces, fakes)])
 
     @property
     def has_verificator(self):

@@ -252,8 +252,7 @@ class Deidentifier:
                 fake = self.backend.generate(source[None], self.backend.noise([retry_seed(seed, attempt)]))[0]
             if not np.all(np.isfinite(fake)) or fake.shape != crop.shape:
                 raise ValueError(f"generator returned {fake.shape} values, not a {crop.shape} face")
-            if self.backend.luminance_only and crop.shape[-1] == 3:
-                fake = replace.with_luminance_of(crop, fake)  # what is pasted, and so what the guard judges
+            fake = self.backend.as_pasted(crop[None], fake[None])[0]  # what is pasted, and so what the guard judges
             if self.guard is None:
                 return fake
             report.guard_tries = attempt + 1

@@ -19,7 +19,6 @@ from ppgan_tf.config import RunConfig
 from ppgan_tf.data import manifest, pipeline
 from ppgan_tf.data.records import labelled
 from ppgan_tf.data.images import FaceSet
-from ppgan_tf.deidentify import replace
 from ppgan_tf.evaluation import attributes as attribute_models
 from ppgan_tf.evaluation import baselines, judges
 from ppgan_tf.evaluation.report import write_report
@@ -28,7 +27,7 @@ from ppgan_tf.training import run
 
 EVALUATION_SUBDIR = "evaluation"
 # A generator that changes identity in the luminance (trained with verif_grey) is pasted as its luminance under the
-# photo's own colours (`deidentify.replace.with_luminance_of`): judged as raw output ("ppgan") and as pasted.
+# photo's own colours (`Backend.as_pasted`): judged as raw output ("ppgan") and as pasted.
 PASTED = "ppgan_luminance"
 
 
@@ -191,13 +190,12 @@ def baseline_outputs(faces):
 
 
 def generator_outputs(backend, faces):
-    """{"ppgan": the backend's outputs for uint8 `faces` (noise seed i for the i-th), and, for a generator that
-    changes identity in the luminance, `PASTED`: that luminance under each face's own colours}."""
-    outputs = {"ppgan": backend.generate(faces, backend.noise(range(len(faces))))}
-    if backend.luminance_only and faces.shape[-1] == 3:
-        outputs[PASTED] = np.stack([replace.with_luminance_of(face, fake)
-                                    for face, fake in zip(faces, outputs["ppgan"])])
-    return outputs
+    """{"ppgan": the backend's outputs for uint8 `faces` (noise seed i for the i-th), and, where the de-identifier
+    pastes something else (a generator that changes identity in the luminance), `PASTED`: what it pastes
+    (`Backend.as_pasted`)}."""
+    raw = backend.generate(faces, backend.noise(range(len(faces))))
+    pasted = backend.as_pasted(faces, raw)
+    return {"ppgan": raw} if pasted is raw else {"ppgan": raw, PASTED: pasted}
 
 
 def embed_once(judge_list, faces):
