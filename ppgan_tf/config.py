@@ -40,6 +40,10 @@ class RunConfig:
     split_unit: str = _field("identity", "'identity' (test people unseen) or 'image'.")
     stratify_by: str = _field("", "Manifest attribute whose groups are each split 90/10; '' for none.")
     seed: int = _field(0, "Seed of the split, pair sampling, augmentation, noise and initialisation.")
+    data_repeats: str = _field("", "Visits per epoch of each training face of a data source, as 'source:times' "
+                                   "joined by '+' (e.g. 'utkface:3'; a source is named by its folder, the others "
+                                   "are visited once): oversamples people rare elsewhere, so that D's real faces and "
+                                   "G's inputs are not mostly LFW's white men.")
 
     # === Networks ===
     generator_base_filters: int = _field(32, "Filters of G's first encoder block.")
@@ -194,7 +198,19 @@ class RunConfig:
                              "use 'image'")
         if self.verificator_batch_size % 2:
             raise ValueError("verificator_batch_size must be even (half positive pairs)")
+        self.source_repeats()
         return self
+
+    def source_repeats(self):
+        """{source name: visits per epoch} of `data_repeats`; raises ValueError on a malformed entry."""
+        repeats = {}
+        for entry in split_names(self.data_repeats):
+            name, _, times = entry.rpartition(":")
+            if not name or not times.isdigit() or int(times) < 1 or name in repeats:
+                raise ValueError(f"data_repeats={self.data_repeats!r}: {entry!r} is not 'source:times' with "
+                                 "a new source and a whole number >= 1")
+            repeats[name] = int(times)
+        return repeats
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes).validate()

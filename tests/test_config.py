@@ -31,6 +31,15 @@ def test_invalid_values_are_named(change, message):
         run_config.get_config().replace(**change)
 
 
+def test_data_repeats_name_sources_and_whole_visits():
+    config = run_config.get_config().replace(data_repeats="utkface:3+celeba:2")
+    assert config.source_repeats() == {"utkface": 3, "celeba": 2}
+    assert run_config.get_config().source_repeats() == {}
+    for bad in ("utkface", "utkface:0", "utkface:1.5", ":2", "a:2+a:3"):
+        with pytest.raises(ValueError, match="data_repeats"):
+            run_config.get_config().replace(data_repeats=bad)
+
+
 def _flag_values(argv):
     values = flags.FlagValues()
     run_config.define_flags(values)

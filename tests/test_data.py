@@ -136,6 +136,26 @@ def test_gan_dataset_is_deterministic_and_resumable():
     assert len(set(seeds.tolist())) == len(seeds)
 
 
+def test_gan_dataset_visits_each_face_as_often_as_repeated_and_resumes():
+    faces = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 1), dtype=np.uint8)
+    repeats = [1, 3, 1, 2, 1]  # an epoch of 8 visits: 2 batches of 4
+    batches = _take(pipeline.gan_dataset(faces, 4, seed=2, repeats=repeats), 4)
+    for epoch in (batches[:2], batches[2:]):
+        visited = np.concatenate([b["face_indices"] for b in epoch])
+        np.testing.assert_array_equal(np.bincount(visited, minlength=5), repeats)
+    seeds = np.concatenate([b["noise_seeds"] for b in batches])
+    assert len(set(seeds.tolist())) == len(seeds)  # a repeated face gets new noise at each visit
+    resumed = _take(pipeline.gan_dataset(faces, 4, seed=2, start_step=3, repeats=repeats), 1)[0]
+    np.testing.assert_array_equal(resumed["face_indices"], batches[3]["face_indices"])
+    # Repeating each face once is the dataset without repeats, batch for batch.
+    once = _take(pipeline.gan_dataset(faces, 4, seed=2, repeats=[1] * 5), 3)
+    for a, b in zip(once, _take(pipeline.gan_dataset(faces, 4, seed=2), 3)):
+        np.testing.assert_array_equal(a["face_indices"], b["face_indices"])
+    for bad in ([1, 1, 0, 1, 1], [2, 2]):
+        with pytest.raises(ValueError, match="repeats"):
+            pipeline.gan_dataset(faces, 4, repeats=bad)
+
+
 def test_gan_batches_say_which_face_each_image_is_and_whether_it_was_mirrored():
     faces = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 1), dtype=np.uint8)
     batches = _take(pipeline.gan_dataset(faces, 4, seed=3), 5)

@@ -27,12 +27,14 @@ def to_uint8(images):
     return tf.cast(tf.clip_by_value(grey_levels, 0.0, 255.0), tf.uint8)
 
 
-def gan_dataset(images, batch_size, seed=0, start_step=0, flip=True):
+def gan_dataset(images, batch_size, seed=0, start_step=0, flip=True, repeats=None):
     """An endless dataset of batches: "images" (float [-1, 1]), "noise_seeds" (int64),
     and which face each is ("face_indices" into `images`) and whether it was mirrored ("flipped").
 
-    Each epoch visits every face once in an order fixed by (seed, epoch);
-    `start_step` skips the batches a resumed run has already trained on.
+    Each epoch visits every face once (or `repeats[i]` times) in an order
+    fixed by (seed, epoch); `start_step` skips the batches a resumed run has
+    already trained on. Every visit is its own example: its own noise seed
+    and flip.
 
     Args:
         images: uint8 `[N, H, W, C]` faces.
@@ -40,17 +42,29 @@ def gan_dataset(images, batch_size, seed=0, start_step=0, flip=True):
         seed: int.
         start_step: the number of batches already consumed.
         flip: random horizontal flips (a face mirrored is still a face).
+        repeats: visits per epoch of each face (ints >= 1, one per image), e.g.
+            to oversample a source of rare faces; None visits each once.
+
+    Example:
+        >>> batches = gan_dataset(np.zeros((3, 8, 8, 1), np.uint8), 2, repeats=[1, 1, 2])
     """
-    count = len(images)
-    if count == 0:
+    if len(images) == 0:
         raise ValueError("gan_dataset needs at least one image")
+    visits = np.arange(len(images), dtype=np.int64)
+    if repeats is not None:
+        repeats = np.asarray(repeats, np.int64)
+        if repeats.shape != visits.shape or repeats.min() < 1:
+            raise ValueError(f"repeats: one count >= 1 per image ({len(images)}), got shape {repeats.shape}, "
+                             f"min {repeats.min() if repeats.size else None}")
+        visits = np.repeat(visits, repeats)
+    count = len(visits)
     faces = tf.constant(images)
     start_example = start_step * batch_size
     first_epoch = start_example // count
 
     def epoch(e):
         order = tf.random.experimental.stateless_shuffle(
-            tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e])
+            tf.constant(visits), seed=tf.stack([tf.constant(seed, tf.int64), e])
         )
         example_ids = tf.data.Dataset.range(e * count, (e + 1) * count)
         return tf.data.Dataset.zip(example_ids, tf.data.Dataset.from_tensor_slices(order))

@@ -405,7 +405,8 @@ class PPGANTrainer:
 
     # === The loop ===
 
-    def fit(self, train_images, sample_images, workdir, chief=True, log=print, monitor=None, attribute_labels=None):
+    def fit(self, train_images, sample_images, workdir, chief=True, log=print, monitor=None, attribute_labels=None,
+            repeats=None):
         """Trains from the latest checkpoint up to `config.steps`.
 
         Writes checkpoints, TensorBoard scalars and sample grids (PNG files
@@ -414,7 +415,8 @@ class PPGANTrainer:
         `run.generator_monitor`) is logged to TensorBoard and appended to
         WORKDIR/monitor.jsonl, so a run of days shows where it is going.
         `attribute_labels` ({attribute: a label per training face}) fits the
-        probes of L_attr when the config preserves attributes. Returns (steps trained now, images per second).
+        probes of L_attr when the config preserves attributes; `repeats` (visits per epoch of each training face,
+        `pipeline.gan_dataset`) oversamples some. Returns (steps trained now, images per second).
         """
         config = self.config
         start = self.restore_latest()
@@ -432,7 +434,7 @@ class PPGANTrainer:
                 log(f"L_attr probe of {probe.attribute} {list(probe.classes)}: held-out accuracy "
                     f"{probe.held_out_accuracy:.3f}, class weights {[round(float(w), 2) for w in probe.class_weights]}")
         dataset = pipeline.gan_dataset(
-            train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip
+            train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip, repeats=repeats
         )
         iterator = iter(self.distribute(dataset))
         writer = tf.summary.create_file_writer(os.path.join(workdir, layout.LOGS)) if chief else None

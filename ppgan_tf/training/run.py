@@ -55,6 +55,22 @@ def sample_indices(identities, count):
     return chosen
 
 
+def face_repeats(records, config):
+    """Visits per epoch of each face (`config.data_repeats`), or None when every face is visited once.
+
+    A record's source is its `dataset` attribute (`manifest.combine_sources`), or the one source of `config.data`.
+    """
+    times = config.source_repeats()
+    if not times:
+        return None
+    sources = [record.attribute("dataset") or manifest.source_name(config.data) for record in records]
+    unknown = sorted(set(times) - set(sources))
+    if unknown:
+        raise ValueError(f"data_repeats={config.data_repeats!r}: no training faces from {unknown}; the sources are "
+                         f"{sorted(set(sources))}")
+    return [times.get(source, 1) for source in sources]
+
+
 def skipped_files(*face_sets):
     return {key: problem for faces in face_sets for key, problem in faces.skipped}
 
@@ -206,6 +222,9 @@ def train_ppgan(config, workdir, log=print):
     if chief:
         config.save(workdir)
     train, test = prepare_data(config, workdir, log, save_split=chief)
+    repeats = face_repeats(train.records, config)
+    if repeats:
+        log(f"an epoch visits {sum(repeats)} faces: {config.data_repeats}, the other sources once")
 
     v_dir = verificator_dir(config, workdir)
     if not os.path.exists(os.path.join(v_dir, verificator_pretraining.INFO_FILENAME)):
@@ -239,7 +258,7 @@ def train_ppgan(config, workdir, log=print):
                                     config.seed, judge)
     trained, images_per_second = trainer.fit(
         train.images, test.images[sample_indices(test.identities, SAMPLE_FACES)], workdir,
-        chief=chief, log=log, monitor=monitor,
+        chief=chief, log=log, monitor=monitor, repeats=repeats,
         attribute_labels={name: [record.attribute(name) for record in train.records]
                           for name in split_names(config.preserve_attributes)},
     )
