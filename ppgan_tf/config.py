@@ -104,6 +104,11 @@ class RunConfig:
                                              "faces, and each face's L_attr by that weight of the class the probe "
                                              "reads x as (the training faces are 72% male: unbalanced, a flipped "
                                              "woman costs G as much as a flipped man, and there are fewer women).")
+    discriminator_condition: str = _field("", "Attributes a projected D judges each face given, e.g. 'gender+race' "
+                                              "('': none): a linear probe of each on V's embedding (as L_attr's) "
+                                              "reads x, and D asks whether the face is a real face of what x reads "
+                                              "as (a projection discriminator), so the realism it teaches G does "
+                                              "not pull every face towards the training set's majority.")
     adversarial_region: str = _field("image", "Patches L_cGAN is averaged over: 'image' (all of D's patches, the "
                                               "paper) or 'face' (those centred on the aligned face, where G changes "
                                               "it: a face is most of what D can tell apart, undiluted by background).")
@@ -196,6 +201,9 @@ class RunConfig:
             raise ValueError(f"adversarial_region={self.adversarial_region!r}: a projected D "
                              f"(discriminator_backbone={self.discriminator_backbone!r}) sees only the inner face; "
                              "use 'image'")
+        if split_names(self.discriminator_condition) and not self.discriminator_backbone:
+            raise ValueError(f"discriminator_condition={self.discriminator_condition!r} needs a projected D "
+                             "(discriminator_backbone='sface')")
         if self.verificator_batch_size % 2:
             raise ValueError("verificator_batch_size must be even (half positive pairs)")
         self.source_repeats()

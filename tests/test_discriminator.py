@@ -74,10 +74,22 @@ def test_projected_d_sees_only_the_inner_face():
     assert np.abs(discriminator(centre).numpy() - verdict).max() > 1e-4
 
 
+def test_a_conditioned_projected_d_judges_a_face_given_its_condition():
+    keras.utils.set_random_seed(0)
+    discriminator = ProjectedDiscriminator(channels=3, filters=8, condition_size=3)
+    face = np.random.default_rng(0).uniform(-1, 1, [2, 128, 128, 3]).astype(np.float32)
+    one, other = np.eye(3, dtype=np.float32)[[0, 0]], np.eye(3, dtype=np.float32)[[1, 1]]
+    assert np.abs(discriminator(face, one).numpy() - discriminator(face, other).numpy()).max() > 1e-4
+    # No condition reads as zeros: the unconditioned logits, which an all-zero condition leaves alone.
+    np.testing.assert_allclose(discriminator(face).numpy(), discriminator(face, np.zeros([2, 3], np.float32)).numpy())
+    assert len(discriminator.condition_projections) == 2
+    assert not ProjectedDiscriminator(channels=3, filters=8).condition_projections
+
+
 def test_projected_d_get_config_round_trip():
-    discriminator = ProjectedDiscriminator(channels=3, stages=1, filters=16, name="d")
+    discriminator = ProjectedDiscriminator(channels=3, stages=1, filters=16, condition_size=4, name="d")
     config = discriminator.get_config()
-    assert {"backbone": "sface", "stages": 1, "filters": 16, "channels": 3}.items() <= config.items()
+    assert {"backbone": "sface", "stages": 1, "filters": 16, "channels": 3, "condition_size": 4}.items() <= config.items()
     clone = ProjectedDiscriminator.from_config(config)
     assert clone.get_config() == config
     assert clone(tf.zeros([1, 128, 128, 3])).shape == (1, 14, 14, 1)

@@ -97,6 +97,34 @@ def test_the_attribute_term_holds_the_probes_reading_and_joins_the_loss_only_whe
         tiny_config(balance_attributes=True).validate()
 
 
+def test_d_conditioned_on_attributes_reads_each_real_face_with_its_probe(tmp_path):
+    faces = np.repeat(_faces(), 3, axis=-1)
+    labels = {"gender": ["female" if i % 4 < 2 else "male" for i in range(len(faces))],
+              "race": [("asian", "black", "white")[i % 3] for i in range(len(faces))]}
+    config = tiny_config(channels=3, discriminator_backbone="sface", discriminator_condition="race", steps=1,
+                         preserve_attributes="gender", lambda_attributes=0.5)
+    classes = {"race": ("asian", "black", "white")}
+    trainer = ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(), str(tmp_path),
+                                 condition_classes=classes)
+    assert trainer.discriminator.condition_size == 3
+    (tmp_path / "run").mkdir()
+    lines = []
+    trainer.fit(faces, faces[:2], str(tmp_path / "run"), log=lines.append, attribute_labels=labels)
+    assert [probe.attribute for probe in trainer.attribute_probes] == ["gender", "race"]
+    assert any(line.startswith("D's condition probe of race") for line in lines)
+    assert any(line.startswith("L_attr probe of gender") for line in lines)
+    batch = _batch(config, faces)
+    condition = trainer._condition(batch["images"], batch).numpy()
+    assert condition.shape == (len(batch["images"]), 3)  # race only: gender is L_attr's, not a condition
+    np.testing.assert_allclose(condition.sum(axis=1), 1.0, rtol=1e-5)
+    terms = trainer.train_step(batch)
+    assert float(terms["attributes"]) > 0.0 and np.isfinite(float(terms["discriminator"]))
+    with pytest.raises(ValueError, match="no classes given"):
+        ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(), str(tmp_path / "x"))
+    with pytest.raises(ValueError, match="needs a projected D"):
+        tiny_config(discriminator_condition="race").validate()
+
+
 def test_balance_attributes_weighs_the_minority_class_up_in_the_probe_the_step_uses(tmp_path):
     faces = _faces()
     labels = ["female" if i % 4 == 0 else "male" for i in range(len(faces))]  # a quarter women

@@ -100,21 +100,28 @@ class ProjectedDiscriminator(keras.Model):
         stages: how many of its last stages (before the 7x7 one) get a head.
         filters: width of each head.
         channels: int, image channels (1 or 3; grey is repeated to RGB).
+        condition_size: length of the condition vector D judges each face
+            given (0: none). With one, each head's logit gains the inner
+            product of its features with a learnt projection of the condition
+            (a projection discriminator, Miyato & Koyama 2018): D asks whether
+            the face is a real face of that kind, e.g. of x's gender and race.
         dtype: string or `keras.DTypePolicy`, passed to every head layer. The
             logits are always float32.
         **kwargs: standard `keras.Model` arguments, e.g. `name`.
 
-    Returns (on call) float32 logits `[batch, h, w, stages]`: one channel per
-    head, every coarser head's logits repeated up to the finest head's grid,
-    so each head weighs alike in a mean over the logits.
+    Returns (on call with the images and, when `condition_size`, a float
+    `[batch, condition_size]` condition; none reads as zeros) float32 logits
+    `[batch, h, w, stages]`: one channel per head, every coarser head's logits
+    repeated up to the finest head's grid, so each head weighs alike in a mean
+    over the logits.
 
     Example:
-    >>> discriminator = ProjectedDiscriminator(channels=3)
-    >>> discriminator(keras.ops.zeros([1, 128, 128, 3])).shape
+    >>> discriminator = ProjectedDiscriminator(channels=3, condition_size=7)
+    >>> discriminator(keras.ops.zeros([1, 128, 128, 3]), keras.ops.zeros([1, 7])).shape
     TensorShape([1, 28, 28, 2])
     """
 
-    def __init__(self, backbone="sface", stages=2, filters=64, channels=3, dtype=None, **kwargs):
+    def __init__(self, backbone="sface", stages=2, filters=64, channels=3, condition_size=0, dtype=None, **kwargs):
         super().__init__(dtype=dtype, **kwargs)
 
         # === Config ===
@@ -122,6 +129,7 @@ class ProjectedDiscriminator(keras.Model):
         self.stages = stages
         self.filters = filters
         self.channels = channels
+        self.condition_size = condition_size
 
         # === Layers ===
         self._network = load_recogniser(backbone)
@@ -135,22 +143,34 @@ class ProjectedDiscriminator(keras.Model):
              keras.layers.Conv2D(1, 1, kernel_initializer=init, dtype="float32", name=f"head_{i}_logits")]
             for i in range(stages)
         ]
+        self.condition_projections = [
+            keras.layers.Dense(filters, use_bias=False, kernel_initializer=init, dtype="float32",
+                               name=f"head_{i}_condition")
+            for i in range(stages if condition_size else 0)
+        ]
 
-    def call(self, inputs):
+    def call(self, inputs, condition=None):
         features = self._network.stage_features(inputs, self.stages)
+        if self.condition_size and condition is None:
+            condition = keras.ops.zeros([keras.ops.shape(inputs)[0], self.condition_size])
         logits = []
-        for feature, head in zip(features, self.heads):
+        for i, (feature, head) in enumerate(zip(features, self.heads)):
             x = keras.ops.cast(feature, self.compute_dtype)
-            for layer in head:
+            for layer in head[:-1]:
                 x = layer(x)
+            logit = head[-1](x)
+            if self.condition_size:
+                projected = self.condition_projections[i](keras.ops.cast(condition, "float32"))
+                logit = logit + keras.ops.sum(keras.ops.cast(x, "float32") * projected[:, None, None, :], axis=-1,
+                                              keepdims=True)
             repeat = features[0].shape[1] // feature.shape[1]
-            logits.append(keras.ops.repeat(keras.ops.repeat(x, repeat, axis=1), repeat, axis=2))
+            logits.append(keras.ops.repeat(keras.ops.repeat(logit, repeat, axis=1), repeat, axis=2))
         return keras.ops.concatenate(logits, axis=-1)
 
     def get_config(self):
         config = super().get_config()
         config.update({"backbone": self.backbone, "stages": self.stages, "filters": self.filters,
-                       "channels": self.channels})
+                       "channels": self.channels, "condition_size": self.condition_size})
         return config
 
 

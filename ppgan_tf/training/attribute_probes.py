@@ -43,6 +43,11 @@ class LinearProbe:
         return tf.matmul(tf.cast(embeddings, tf.float32), self.weights) + self.bias
 
 
+def known_classes(labels):
+    """The classes a probe of these labels reads, in the order of its logits: the known labels, sorted."""
+    return tuple(sorted({labels[i] for i in labelled(labels)}))
+
+
 def fit_probe(attribute, embeddings, labels, steps=500, learning_rate=4.0, l2=1e-4, held_out=0.2, seed=0,
               balanced=False):
     """A `LinearProbe` fitted by full-batch gradient descent on the faces whose label is known.
@@ -52,7 +57,7 @@ def fit_probe(attribute, embeddings, labels, steps=500, learning_rate=4.0, l2=1e
     ValueError naming the attribute when fewer than two classes carry labels.
     """
     known = labelled(labels)
-    classes = tuple(sorted({labels[i] for i in known}))
+    classes = known_classes(labels)
     if len(classes) < 2:
         raise ValueError(f"attribute {attribute!r}: the training faces carry {len(classes)} known class(es) "
                          f"{list(classes)}; a probe needs two or more")

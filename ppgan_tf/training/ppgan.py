@@ -11,6 +11,7 @@ import tensorflow as tf
 import tqdm
 
 from ppgan_tf import layout, losses, packaged
+from ppgan_tf.config import split_names
 from ppgan_tf.data import pipeline
 from ppgan_tf.faces import alignment
 from ppgan_tf.models import PatchDiscriminator, ProjectedDiscriminator, UNetGenerator, patch_centres
@@ -36,10 +37,10 @@ def build_generator(config):
     return generator
 
 
-def build_discriminator(config):
+def build_discriminator(config, condition_size=0):
     if config.discriminator_backbone:
         return ProjectedDiscriminator(backbone=config.discriminator_backbone, filters=config.discriminator_base_filters,
-                                      channels=config.channels, name="discriminator")
+                                      channels=config.channels, condition_size=condition_size, name="discriminator")
     return PatchDiscriminator(
         channels=config.channels, base_filters=config.discriminator_base_filters,
         downsampling_blocks=config.discriminator_blocks, name="discriminator",
@@ -109,10 +110,18 @@ class PPGANTrainer:
             whose losses are averaged: an ensemble.
         strategy: a `tf.distribute.Strategy`.
         checkpoint_dir: where checkpoints are written and resumed from.
+        condition_classes: {attribute: its classes (`attribute_probes.known_classes`)} for each attribute of
+            `config.discriminator_condition`, which sizes D's condition.
     """
 
-    def __init__(self, config, verificators, strategy, checkpoint_dir):
+    def __init__(self, config, verificators, strategy, checkpoint_dir, condition_classes=None):
         self.config = config
+        self.condition_classes = {name: tuple((condition_classes or {}).get(name, ()))
+                                  for name in split_names(config.discriminator_condition)}
+        missing = [name for name, classes in self.condition_classes.items() if len(classes) < 2]
+        if missing:
+            raise ValueError(f"discriminator_condition={config.discriminator_condition!r}: no classes given for "
+                             f"{missing} (condition_classes)")
         self.strategy = strategy
         self.verificators = dict(verificators) if isinstance(verificators, dict) else {"lightcnn": verificators}
         for verificator in self.verificators.values():
@@ -121,7 +130,7 @@ class PPGANTrainer:
         with strategy.scope():
             keras.utils.set_random_seed(config.seed)
             self.generator = build_generator(config)
-            self.discriminator = build_discriminator(config)
+            self.discriminator = build_discriminator(config, sum(map(len, self.condition_classes.values())))
             self.discriminator(tf.zeros(shape))
             self.generator_optimizer = runtime.make_optimizer(
                 config.learning_rate, config.beta_1, keras.mixed_precision.dtype_policy().name
@@ -213,8 +222,9 @@ class PPGANTrainer:
         real = batch["images"]
         with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
             fake = self.generator(real, training=True, noise_seeds=batch["noise_seeds"])
-            real_logits, r1 = self._real_logits_and_r1(real)
-            fake_logits = self.discriminator(fake, training=True)
+            condition = self._condition(real, batch)
+            real_logits, r1 = self._real_logits_and_r1(real, condition)
+            fake_logits = self._judge(fake, condition)
             adversarial = losses.generator_adversarial_loss(fake_logits, self.patch_weights)
             verificator_input = views.revert_regions(fake, real, batch["noise_seeds"], config.verif_revert_share)
             if config.verif_views:
@@ -231,7 +241,8 @@ class PPGANTrainer:
             )
             shading = (losses.shading_loss(real, fake, config.shading_sigma) if config.lambda_shading
                        else tf.zeros_like(sim))
-            attributes = self._attribute_loss(real, fake, batch) if self.attribute_probes else tf.zeros_like(sim)
+            attributes = (self._attribute_loss(real, fake, batch) if self._probes(config.preserve_attributes)
+                          else tf.zeros_like(sim))
             generator_total = losses.generator_objective(
                 adversarial, verif, sim, config.setting, lambda_verif, config.lambda_sim
             ) + config.lambda_shading * shading + config.lambda_attributes * attributes
@@ -251,30 +262,48 @@ class PPGANTrainer:
             discriminator_variables,
         )
         for _ in range(config.discriminator_steps - 1):
-            self._discriminator_update(real, tf.stop_gradient(fake))
+            self._discriminator_update(real, tf.stop_gradient(fake), condition)
         accuracy = losses.discriminator_accuracy(real_logits, fake_logits, self.patch_weights)
         terms = dict(zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, shading, attributes, discriminator,
                                       accuracy, r1, tf.fill(tf.shape(verif), lambda_verif))))
         # Sums over this replica divided by the global batch: summed over replicas, the mean.
         return {name: tf.reduce_sum(value) / global_batch for name, value in terms.items()}
 
+    def _probes(self, attributes):
+        return [probe for probe in self.attribute_probes if probe.attribute in split_names(attributes)]
+
     def _attribute_loss(self, real, fake, batch):
-        """L_attr summed over the attribute probes, per example; they read the first verificator's embeddings."""
+        """L_attr summed over the preserved attributes' probes, per example; they read the first verificator's
+        embeddings."""
         name = next(iter(self.verificators))
         original, generated = self._real_embeddings(name, real, batch), self._embed(name, fake)
         return tf.add_n([losses.attribute_loss(probe.logits(original), probe.logits(generated), probe.class_weights)
-                         for probe in self.attribute_probes])
+                         for probe in self._probes(self.config.preserve_attributes)])
+
+    def _condition(self, real, batch):
+        """D's condition for the batch: the probes' class probabilities of each real face x, joined (None without
+        `discriminator_condition`); a generated face is judged given its x's."""
+        probes = self._probes(self.config.discriminator_condition)
+        if not probes:
+            return None
+        original = self._real_embeddings(next(iter(self.verificators)), real, batch)
+        return tf.concat([tf.nn.softmax(probe.logits(original)) for probe in probes], axis=-1)
 
     def fit_attribute_probes(self, labels_by_attribute):
         """Fits a `LinearProbe` per attribute on the cached embeddings of the training faces (as is, not mirrored).
 
         `labels_by_attribute`: {attribute: one label per training face, '' when unknown}; needs
-        `cache_real_embeddings` first. The probes then enter every step's L_attr.
+        `cache_real_embeddings` first. The probes of `preserve_attributes` then enter every step's L_attr, those of
+        `discriminator_condition` D's condition.
         """
         table = self._cached_real_embeddings[next(iter(self.verificators))].numpy()[0::2]
         self.attribute_probes = [attribute_probes.fit_probe(attribute, table, labels, seed=self.config.seed,
                                                             balanced=self.config.balance_attributes)
                                  for attribute, labels in labels_by_attribute.items()]
+        for probe in self._probes(self.config.discriminator_condition):
+            if probe.classes != self.condition_classes[probe.attribute]:
+                raise ValueError(f"{probe.attribute}: the probe reads {probe.classes}, D was built for "
+                                 f"{self.condition_classes[probe.attribute]}")
         self._distributed_step = None  # retrace: the step reads the probes
         return self.attribute_probes
 
@@ -341,22 +370,28 @@ class PPGANTrainer:
                 return None
         return table
 
-    def _real_logits_and_r1(self, real):
+    def _judge(self, images, condition):
+        """D's logits, in training mode; a conditioned D is given the condition."""
+        if condition is None:
+            return self.discriminator(images, training=True)
+        return self.discriminator(images, condition=condition, training=True)
+
+    def _real_logits_and_r1(self, real, condition=None):
         """D's logits on the real faces, and the per-example R1 penalty (0 without `r1_weight`)."""
         if not self.config.r1_weight:
-            return self.discriminator(real, training=True), tf.zeros(tf.shape(real)[:1])
+            return self._judge(real, condition), tf.zeros(tf.shape(real)[:1])
         with tf.GradientTape() as input_tape:
             input_tape.watch(real)
-            logits = self.discriminator(real, training=True)
+            logits = self._judge(real, condition)
             verdicts = tf.reduce_sum(losses.discriminator_output(logits, self.patch_weights))
         return logits, losses.r1_penalty(input_tape.gradient(verdicts, real), self.config.r1_weight)
 
-    def _discriminator_update(self, real, fake):
+    def _discriminator_update(self, real, fake, condition=None):
         """One more D update on the same faces (G fixed)."""
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
-            real_logits, r1 = self._real_logits_and_r1(real)
-            loss = losses.discriminator_loss(real_logits, self.discriminator(fake, training=True),
+            real_logits, r1 = self._real_logits_and_r1(real, condition)
+            loss = losses.discriminator_loss(real_logits, self._judge(fake, condition),
                                              self.patch_weights) + r1
             scaled = self.discriminator_optimizer.scale_loss(
                 tf.nn.compute_average_loss(loss, global_batch_size=self.config.batch_size))
@@ -429,9 +464,12 @@ class PPGANTrainer:
         stored = self.cache_real_embeddings(train_images, path=os.path.join(workdir, layout.REAL_EMBEDDINGS))
         log(f"{'read' if stored else 'embedded'} the verificators' embeddings of the {len(train_images)} training "
             f"faces and their mirrors in {time.perf_counter() - started:.0f} s")
-        if config.lambda_attributes:
+        if config.lambda_attributes or config.discriminator_condition:
             for probe in self.fit_attribute_probes(attribute_labels):
-                log(f"L_attr probe of {probe.attribute} {list(probe.classes)}: held-out accuracy "
+                uses = [use for use, names in (("L_attr", config.preserve_attributes),
+                                               ("D's condition", config.discriminator_condition))
+                        if probe.attribute in split_names(names)]
+                log(f"{' and '.join(uses)} probe of {probe.attribute} {list(probe.classes)}: held-out accuracy "
                     f"{probe.held_out_accuracy:.3f}, class weights {[round(float(w), 2) for w in probe.class_weights]}")
         dataset = pipeline.gan_dataset(
             train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip, repeats=repeats

@@ -16,7 +16,7 @@ from ppgan_tf.config import RunConfig, split_names
 from ppgan_tf.data import images as face_images
 from ppgan_tf.data import manifest, pipeline, split
 from ppgan_tf.seeds import run_seeds
-from ppgan_tf.training import ppgan, runtime, verificator_pretraining
+from ppgan_tf.training import attribute_probes, ppgan, runtime, verificator_pretraining
 
 SAMPLE_FACES = 8
 
@@ -244,7 +244,12 @@ def train_ppgan(config, workdir, log=print):
     checkpoint_dir = _checkpoint_dir(workdir, chief)
     with strategy.scope():
         verificators = load_verificators(config, verificator)
-    trainer = ppgan.PPGANTrainer(config, verificators, strategy, checkpoint_dir)
+    probed = split_names(config.preserve_attributes) + [name for name in split_names(config.discriminator_condition)
+                                                        if name not in split_names(config.preserve_attributes)]
+    attribute_labels = {name: [record.attribute(name) for record in train.records] for name in probed}
+    trainer = ppgan.PPGANTrainer(config, verificators, strategy, checkpoint_dir, condition_classes={
+        name: attribute_probes.known_classes(attribute_labels[name])
+        for name in split_names(config.discriminator_condition)})
     if config.init_from and not trainer.checkpoint_manager.latest_checkpoint:
         log(f"starting from the generator of {config.init_from} at step {trainer.start_from_packaged(config.init_from)}")
     log(
@@ -258,9 +263,7 @@ def train_ppgan(config, workdir, log=print):
                                     config.seed, judge)
     trained, images_per_second = trainer.fit(
         train.images, test.images[sample_indices(test.identities, SAMPLE_FACES)], workdir,
-        chief=chief, log=log, monitor=monitor, repeats=repeats,
-        attribute_labels={name: [record.attribute(name) for record in train.records]
-                          for name in split_names(config.preserve_attributes)},
+        chief=chief, log=log, monitor=monitor, repeats=repeats, attribute_labels=attribute_labels,
     )
     if not chief:
         shutil.rmtree(os.path.dirname(checkpoint_dir), ignore_errors=True)
