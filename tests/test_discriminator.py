@@ -89,7 +89,8 @@ def test_a_conditioned_projected_d_judges_a_face_given_its_condition():
 def test_projected_d_get_config_round_trip():
     discriminator = ProjectedDiscriminator(channels=3, stages=1, filters=16, condition_size=4, name="d")
     config = discriminator.get_config()
-    assert {"backbone": "sface", "stages": 1, "filters": 16, "channels": 3, "condition_size": 4}.items() <= config.items()
+    expected = {"backbone": "sface", "stages": 1, "filters": 16, "channels": 3, "condition_size": 4}
+    assert expected.items() <= config.items()
     clone = ProjectedDiscriminator.from_config(config)
     assert clone.get_config() == config
     assert clone(tf.zeros([1, 128, 128, 3])).shape == (1, 14, 14, 1)
