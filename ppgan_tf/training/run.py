@@ -244,8 +244,7 @@ def train_ppgan(config, workdir, log=print):
     checkpoint_dir = _checkpoint_dir(workdir, chief)
     with strategy.scope():
         verificators = load_verificators(config, verificator)
-    probed = split_names(config.preserve_attributes) + [name for name in split_names(config.discriminator_condition)
-                                                        if name not in split_names(config.preserve_attributes)]
+    probed = dict.fromkeys(split_names(config.preserve_attributes) + split_names(config.discriminator_condition))
     attribute_labels = {name: [record.attribute(name) for record in train.records] for name in probed}
     trainer = ppgan.PPGANTrainer(config, verificators, strategy, checkpoint_dir, condition_classes={
         name: attribute_probes.known_classes(attribute_labels[name])
