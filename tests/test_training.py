@@ -119,7 +119,7 @@ def test_d_conditioned_on_attributes_reads_each_real_face_with_its_probe(tmp_pat
     np.testing.assert_allclose(condition.sum(axis=1), 1.0, rtol=1e-5)
     terms = trainer.train_step(batch)
     assert float(terms["attributes"]) > 0.0 and np.isfinite(float(terms["discriminator"]))
-    with pytest.raises(ValueError, match="no classes given"):
+    with pytest.raises(ValueError, match="fewer than two classes given"):
         ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(), str(tmp_path / "x"))
     with pytest.raises(ValueError, match="needs a projected D"):
         tiny_config(discriminator_condition="race").validate()

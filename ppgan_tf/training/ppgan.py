@@ -120,8 +120,8 @@ class PPGANTrainer:
                                   for name in split_names(config.discriminator_condition)}
         missing = [name for name, classes in self.condition_classes.items() if len(classes) < 2]
         if missing:
-            raise ValueError(f"discriminator_condition={config.discriminator_condition!r}: no classes given for "
-                             f"{missing} (condition_classes)")
+            raise ValueError(f"discriminator_condition={config.discriminator_condition!r}: fewer than two classes "
+                             f"given for {missing} (condition_classes)")
         self.strategy = strategy
         self.verificators = dict(verificators) if isinstance(verificators, dict) else {"lightcnn": verificators}
         for verificator in self.verificators.values():
