@@ -63,7 +63,9 @@ def face_repeats(records, config):
     times = config.source_repeats()
     if not times:
         return None
-    sources = [record.attribute("dataset") or manifest.source_name(config.data) for record in records]
+    sources = [record.attribute("dataset") for record in records]
+    if not all(sources):  # one source: its records carry no `dataset`, and its folder names it
+        sources = [manifest.source_name(config.data)] * len(records)
     unknown = sorted(set(times) - set(sources))
     if unknown:
         raise ValueError(f"data_repeats={config.data_repeats!r}: no training faces from {unknown}; the sources are "
