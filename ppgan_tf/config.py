@@ -109,6 +109,15 @@ class RunConfig:
                                               "reads x, and D asks whether the face is a real face of what x reads "
                                               "as (a projection discriminator), so the realism it teaches G does "
                                               "not pull every face towards the training set's majority.")
+    destination_group: str = _field("", "Attributes whose group G(x) keeps on its way out of x's identity, e.g. "
+                                        "'gender+race' ('': none): each training face gets a destination, a face of "
+                                        "another training person that the probes (as L_attr's) read as x's group, "
+                                        "and L_dest pulls G(x)'s embedding towards it, so the identity term pushes "
+                                        "x towards another person of its group instead of any atypical face.")
+    lambda_destination: float = _field(0.0, "Weight of L_dest (needs destination_group).")
+    destination_margin: float = _field(1.2, "Distance to the destination's embedding within which L_dest stops "
+                                            "pulling: beyond the recogniser's threshold, so G(x) moves towards that "
+                                            "person without becoming them.")
     adversarial_region: str = _field("image", "Patches L_cGAN is averaged over: 'image' (all of D's patches, the "
                                               "paper) or 'face' (those centred on the aligned face, where G changes "
                                               "it: a face is most of what D can tell apart, undiluted by background).")
@@ -185,6 +194,11 @@ class RunConfig:
         if self.lambda_attributes < 0 or bool(self.lambda_attributes) != bool(split_names(self.preserve_attributes)):
             raise ValueError(f"lambda_attributes={self.lambda_attributes}, preserve_attributes="
                              f"{self.preserve_attributes!r}: set both (a positive weight and the attributes) or neither")
+        if self.lambda_destination < 0 or bool(self.lambda_destination) != bool(split_names(self.destination_group)):
+            raise ValueError(f"lambda_destination={self.lambda_destination}, destination_group="
+                             f"{self.destination_group!r}: set both (a positive weight and the attributes) or neither")
+        if self.destination_margin < 0:
+            raise ValueError(f"destination_margin={self.destination_margin}: must be >= 0")
         if self.balance_attributes and not split_names(self.preserve_attributes):
             raise ValueError("balance_attributes needs preserve_attributes: there is no class to balance")
         if not 0.0 <= self.generator_average_decay < 1.0:

@@ -109,6 +109,16 @@ def verificator_loss(original_embeddings, generated_embeddings, margin=2.0):
     return contrastive_loss(original_embeddings, generated_embeddings, different, margin)
 
 
+def destination_loss(destination_embeddings, generated_embeddings, margin=1.2):
+    """L_dest: 1/2 max(d - margin, 0)^2, d from G(x)'s embedding to its destination's (another person's), per example.
+
+    The contrastive loss's "same person" half, stopped at `margin`: G(x) is drawn towards that person's
+    neighbourhood, not onto them.
+    """
+    distance = embedding_distance(destination_embeddings, generated_embeddings)
+    return 0.5 * tf.square(tf.maximum(distance - margin, 0.0))
+
+
 def ssim(images_a, images_b):
     """SSIM per image pair (`tf.image.ssim`), images in [-1, 1].
 

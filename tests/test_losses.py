@@ -32,6 +32,13 @@ def test_verificator_loss_labels_every_pair_different():
     np.testing.assert_allclose(losses.verificator_loss(a, -a).numpy(), [0.0, 0.0], atol=1e-5)
 
 
+def test_destination_loss_pulls_only_beyond_its_margin():
+    a = tf.constant([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    b = tf.constant([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])  # distances 0, sqrt(2), 2
+    expected = [0.0, 0.5 * (math.sqrt(2) - 1.2) ** 2, 0.5 * 0.8 ** 2]
+    np.testing.assert_allclose(losses.destination_loss(a, b, margin=1.2).numpy(), expected, atol=1e-5)
+
+
 def test_contrastive_gradient_is_finite_for_identical_embeddings():
     a = tf.Variable([[0.6, 0.8]])
     with tf.GradientTape() as tape:

@@ -125,6 +125,43 @@ def test_d_conditioned_on_attributes_reads_each_real_face_with_its_probe(tmp_pat
         tiny_config(discriminator_condition="race").validate()
 
 
+def test_destinations_are_other_people_of_the_group_the_probes_read_and_pull_g_of_x(tmp_path):
+    faces = np.repeat(_faces(16), 3, axis=-1)
+    identities = [f"p{i % 8}" for i in range(len(faces))]
+    labels = {"gender": ["female" if i % 4 < 2 else "male" for i in range(len(faces))]}
+    config = tiny_config(channels=3, steps=1, destination_group="gender", lambda_destination=2.0,
+                         destination_margin=0.0)
+    trainer = ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(), str(tmp_path))
+    (tmp_path / "run").mkdir()
+    with pytest.raises(ValueError, match="identities"):
+        trainer.fit(faces, faces[:2], str(tmp_path / "run"), log=print, attribute_labels=labels)
+    lines = []
+    trainer.fit(faces, faces[:2], str(tmp_path / "run"), log=lines.append, attribute_labels=labels,
+                identities=identities)
+    assert any(line.startswith("L_dest probe of gender") for line in lines)
+    assert any(line.startswith("L_dest destinations drawn") for line in lines)
+    probe, = trainer.attribute_probes
+    table = trainer._cached_real_embeddings["lightcnn"].numpy()[0::2]
+    reading = np.argmax(probe.logits(table).numpy(), axis=-1)
+    destinations = trainer.destination_faces.numpy()
+    groups = trainer.choose_destinations(identities)
+    np.testing.assert_array_equal(trainer.destination_faces.numpy(), destinations)  # seeded
+    assert sum(groups.values()) == len(faces)
+    for face, destination in enumerate(destinations):
+        assert identities[destination] != identities[face]
+        same_group_others = [j for j in range(len(faces))
+                             if reading[j] == reading[face] and identities[j] != identities[face]]
+        assert destination in same_group_others or not same_group_others
+    batch = _batch(config, faces)
+    terms = {name: float(value) for name, value in trainer.train_step(batch).items()}
+    assert terms["destination"] > 0.0
+    expected = (terms["adversarial"] + terms["lambda_verif"] * terms["verif"] + config.lambda_sim * terms["sim"]
+                + config.lambda_destination * terms["destination"])
+    np.testing.assert_allclose(terms["generator_total"], expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="one person"):
+        trainer.choose_destinations(["p0"] * len(faces))
+
+
 def test_balance_attributes_weighs_the_minority_class_up_in_the_probe_the_step_uses(tmp_path):
     faces = _faces()
     labels = ["female" if i % 4 == 0 else "male" for i in range(len(faces))]  # a quarter women

@@ -18,8 +18,8 @@ from ppgan_tf.models import PatchDiscriminator, ProjectedDiscriminator, UNetGene
 from ppgan_tf.training import attribute_probes, runtime, summaries, views
 
 AVERAGE = "generator_average"  # the checkpointed moving average of G's weights
-LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "shading", "attributes", "discriminator",
-              "discriminator_accuracy", "r1", "lambda_verif")
+LOSS_TERMS = ("generator_total", "adversarial", "verif", "sim", "shading", "attributes", "destination",
+              "discriminator", "discriminator_accuracy", "r1", "lambda_verif")
 
 
 def build_generator(config):
@@ -167,6 +167,7 @@ class PPGANTrainer:
         self._distributed_step = None
         self._cached_real_embeddings = {}
         self.attribute_probes = []
+        self.destination_faces = None  # per training face, the index of its destination (`choose_destinations`)
 
     @property
     def discriminator_learning_rate(self):
@@ -229,23 +230,27 @@ class PPGANTrainer:
             verificator_input = views.revert_regions(fake, real, batch["noise_seeds"], config.verif_revert_share)
             if config.verif_views:
                 verificator_input = views.random_views(verificator_input, batch["noise_seeds"])
+            generated = {name: self._embed(name, verificator_input) for name in self.verificators}
             verif = tf.add_n([
-                losses.verificator_loss(
-                    self._real_embeddings(name, real, batch), self._embed(name, verificator_input), config.margin
-                )
+                losses.verificator_loss(self._real_embeddings(name, real, batch), generated[name], config.margin)
                 for name in self.verificators
             ]) / len(self.verificators)
             sim = losses.ssim_loss(real, fake)
-            lambda_verif = losses.scheduled_lambda_verif(
-                self.step + 1, config.lambda_verif, config.verif_warmup_steps, config.verif_ramp_steps
+            # L_dest comes and grows with the identity term: no destination while G learns to reproduce faces.
+            identity_ramp = losses.scheduled_lambda_verif(
+                self.step + 1, 1.0, config.verif_warmup_steps, config.verif_ramp_steps
             )
+            lambda_verif = config.lambda_verif * identity_ramp
             shading = (losses.shading_loss(real, fake, config.shading_sigma) if config.lambda_shading
                        else tf.zeros_like(sim))
             attributes = (self._attribute_loss(real, fake, batch) if self._probes(config.preserve_attributes)
                           else tf.zeros_like(sim))
+            destination = (self._destination_loss(generated[next(iter(self.verificators))], batch)
+                           if self.destination_faces is not None else tf.zeros_like(sim))
             generator_total = losses.generator_objective(
                 adversarial, verif, sim, config.setting, lambda_verif, config.lambda_sim
-            ) + config.lambda_shading * shading + config.lambda_attributes * attributes
+            ) + config.lambda_shading * shading + config.lambda_attributes * attributes \
+                + config.lambda_destination * identity_ramp * destination
             discriminator = losses.discriminator_loss(real_logits, fake_logits, self.patch_weights) + r1
             generator_loss = tf.nn.compute_average_loss(generator_total, global_batch_size=global_batch)
             discriminator_loss = tf.nn.compute_average_loss(discriminator, global_batch_size=global_batch)
@@ -264,8 +269,8 @@ class PPGANTrainer:
         for _ in range(config.discriminator_steps - 1):
             self._discriminator_update(real, tf.stop_gradient(fake), condition)
         accuracy = losses.discriminator_accuracy(real_logits, fake_logits, self.patch_weights)
-        terms = dict(zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, shading, attributes, discriminator,
-                                      accuracy, r1, tf.fill(tf.shape(verif), lambda_verif))))
+        terms = dict(zip(LOSS_TERMS, (generator_total, adversarial, verif, sim, shading, attributes, destination,
+                                      discriminator, accuracy, r1, tf.fill(tf.shape(verif), lambda_verif))))
         # Sums over this replica divided by the global batch: summed over replicas, the mean.
         return {name: tf.reduce_sum(value) / global_batch for name, value in terms.items()}
 
@@ -288,6 +293,39 @@ class PPGANTrainer:
             return None
         original = self._real_embeddings(next(iter(self.verificators)), real, batch)
         return tf.concat([tf.nn.softmax(probe.logits(original)) for probe in probes], axis=-1)
+
+    def _destination_loss(self, generated, batch):
+        """L_dest of the batch: G(x)'s embedding (as L_verif scores it) against its destination's, flipped as x is."""
+        cache = self._cached_real_embeddings[next(iter(self.verificators))]
+        rows = tf.gather(self.destination_faces, batch["face_indices"]) * 2 + tf.cast(batch["flipped"], tf.int64)
+        return losses.destination_loss(tf.gather(cache, rows), generated, self.config.destination_margin)
+
+    def choose_destinations(self, identities):
+        """Draws each training face's destination (seeded): a face of another person read as the same group.
+
+        The group is the joint reading of the probes of `destination_group` (fitted by `fit_attribute_probes`)
+        on the cached embeddings, so faces without labels (LFW's race) get one too. A face whose group holds
+        no other person takes a face of any other person. Returns the group sizes, {reading: faces}.
+        """
+        identities = np.asarray(identities)
+        if len(set(identities.tolist())) < 2:
+            raise ValueError("destination_group: the training faces hold one person; a destination is another")
+        table = self._cached_real_embeddings[next(iter(self.verificators))].numpy()[0::2]
+        probes = self._probes(self.config.destination_group)
+        readings = [tuple(probe.classes[k] for probe, k in zip(probes, row))
+                    for row in np.stack([np.argmax(probe.logits(table), axis=-1) for probe in probes], axis=1)]
+        rng = np.random.default_rng(self.config.seed)
+        destinations = np.empty(len(identities), np.int64)
+        for reading in sorted(set(readings)):
+            members = np.flatnonzero([r == reading for r in readings])
+            for face in members:
+                others = members[identities[members] != identities[face]]
+                if not len(others):
+                    others = np.flatnonzero(identities != identities[face])
+                destinations[face] = rng.choice(others)
+        self.destination_faces = tf.constant(destinations)
+        self._distributed_step = None  # retrace: the step reads the destinations
+        return {"+".join(reading): readings.count(reading) for reading in sorted(set(readings))}
 
     def fit_attribute_probes(self, labels_by_attribute):
         """Fits a `LinearProbe` per attribute on the cached embeddings of the training faces (as is, not mirrored).
@@ -441,7 +479,7 @@ class PPGANTrainer:
     # === The loop ===
 
     def fit(self, train_images, sample_images, workdir, chief=True, log=print, monitor=None, attribute_labels=None,
-            repeats=None):
+            repeats=None, identities=None):
         """Trains from the latest checkpoint up to `config.steps`.
 
         Writes checkpoints, TensorBoard scalars and sample grids (PNG files
@@ -451,7 +489,8 @@ class PPGANTrainer:
         WORKDIR/monitor.jsonl, so a run of days shows where it is going.
         `attribute_labels` ({attribute: a label per training face}) fits the
         probes of L_attr when the config preserves attributes; `repeats` (visits per epoch of each training face,
-        `pipeline.gan_dataset`) oversamples some. Returns (steps trained now, images per second).
+        `pipeline.gan_dataset`) oversamples some; `identities` (a person per training face) are needed for L_dest's
+        destinations. Returns (steps trained now, images per second).
         """
         config = self.config
         start = self.restore_latest()
@@ -464,13 +503,19 @@ class PPGANTrainer:
         stored = self.cache_real_embeddings(train_images, path=os.path.join(workdir, layout.REAL_EMBEDDINGS))
         log(f"{'read' if stored else 'embedded'} the verificators' embeddings of the {len(train_images)} training "
             f"faces and their mirrors in {time.perf_counter() - started:.0f} s")
-        if config.lambda_attributes or config.discriminator_condition:
+        if config.lambda_attributes or config.discriminator_condition or config.lambda_destination:
             for probe in self.fit_attribute_probes(attribute_labels):
                 uses = [use for use, names in (("L_attr", config.preserve_attributes),
-                                               ("D's condition", config.discriminator_condition))
+                                               ("D's condition", config.discriminator_condition),
+                                               ("L_dest", config.destination_group))
                         if probe.attribute in split_names(names)]
                 log(f"{' and '.join(uses)} probe of {probe.attribute} {list(probe.classes)}: held-out accuracy "
                     f"{probe.held_out_accuracy:.3f}, class weights {[round(float(w), 2) for w in probe.class_weights]}")
+        if config.lambda_destination:
+            if identities is None:
+                raise ValueError("lambda_destination: fit needs the training faces' identities to draw destinations")
+            log(f"L_dest destinations drawn within the groups read by {config.destination_group}: "
+                f"{self.choose_destinations(identities)}")
         dataset = pipeline.gan_dataset(
             train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip, repeats=repeats
         )

@@ -246,7 +246,8 @@ def train_ppgan(config, workdir, log=print):
     checkpoint_dir = _checkpoint_dir(workdir, chief)
     with strategy.scope():
         verificators = load_verificators(config, verificator)
-    probed = dict.fromkeys(split_names(config.preserve_attributes) + split_names(config.discriminator_condition))
+    probed = dict.fromkeys(split_names(config.preserve_attributes) + split_names(config.discriminator_condition)
+                           + split_names(config.destination_group))
     attribute_labels = {name: [record.attribute(name) for record in train.records] for name in probed}
     trainer = ppgan.PPGANTrainer(config, verificators, strategy, checkpoint_dir, condition_classes={
         name: attribute_probes.known_classes(attribute_labels[name])
@@ -265,6 +266,7 @@ def train_ppgan(config, workdir, log=print):
     trained, images_per_second = trainer.fit(
         train.images, test.images[sample_indices(test.identities, SAMPLE_FACES)], workdir,
         chief=chief, log=log, monitor=monitor, repeats=repeats, attribute_labels=attribute_labels,
+        identities=train.identities,
     )
     if not chief:
         shutil.rmtree(os.path.dirname(checkpoint_dir), ignore_errors=True)
