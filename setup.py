@@ -39,7 +39,9 @@ setup(
         "keras>=3.10,<4",
         "numpy>=1.26",
         "absl-py>=2.1",
-        "opencv-python-headless>=4.9",
+        # FaceNet's frozen graph (the guard) reads under OpenCV 5.0 only: 5.1 dropped cv2.dnn.readNetFromTensorflow,
+        # and 4.10-4.14 fail on it in simplifySubgraphs (checked 2026-12-07).
+        "opencv-python-headless>=5.0,<5.1",
         SFACE,
         # SFace's ONNX graph is read with onnx and rebuilt as TF ops.
         "onnx>=1.16",
