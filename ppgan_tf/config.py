@@ -197,6 +197,9 @@ class RunConfig:
         if self.lambda_destination < 0 or bool(self.lambda_destination) != bool(split_names(self.destination_group)):
             raise ValueError(f"lambda_destination={self.lambda_destination}, destination_group="
                              f"{self.destination_group!r}: set both (a positive weight and the attributes) or neither")
+        if self.lambda_destination and self.setting in ("cgan", "cgan_sim"):
+            raise ValueError(f"lambda_destination with setting={self.setting!r}: L_dest goes with the identity term, "
+                             "which this setting leaves out")
         if self.destination_margin < 0:
             raise ValueError(f"destination_margin={self.destination_margin}: must be >= 0")
         if self.balance_attributes and not split_names(self.preserve_attributes):
