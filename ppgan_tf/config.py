@@ -191,12 +191,12 @@ class RunConfig:
             raise ValueError(f"verificator_blend_share={self.verificator_blend_share}: a share, in [0, 1]")
         if self.verificator_blend_share and not split_names(self.verificator_teachers):
             raise ValueError("verificator_blend_share needs verificator_teachers: a blend has no identity to learn")
-        if self.lambda_attributes < 0 or bool(self.lambda_attributes) != bool(split_names(self.preserve_attributes)):
-            raise ValueError(f"lambda_attributes={self.lambda_attributes}, preserve_attributes="
-                             f"{self.preserve_attributes!r}: set both (a positive weight and the attributes) or neither")
-        if self.lambda_destination < 0 or bool(self.lambda_destination) != bool(split_names(self.destination_group)):
-            raise ValueError(f"lambda_destination={self.lambda_destination}, destination_group="
-                             f"{self.destination_group!r}: set both (a positive weight and the attributes) or neither")
+        for weight, attributes in (("lambda_attributes", "preserve_attributes"),
+                                   ("lambda_destination", "destination_group")):
+            value, names = getattr(self, weight), getattr(self, attributes)
+            if value < 0 or bool(value) != bool(split_names(names)):
+                raise ValueError(f"{weight}={value}, {attributes}={names!r}: set both (a positive weight and the "
+                                 "attributes) or neither")
         if self.lambda_destination and self.setting in ("cgan", "cgan_sim"):
             raise ValueError(f"lambda_destination with setting={self.setting!r}: L_dest goes with the identity term, "
                              "which this setting leaves out")

@@ -310,14 +310,16 @@ class PPGANTrainer:
         identities = np.asarray(identities)
         if len(set(identities.tolist())) < 2:
             raise ValueError("destination_group: the training faces hold one person; a destination is another")
-        table = self._cached_real_embeddings[next(iter(self.verificators))].numpy()[0::2]
+        table = self._training_face_embeddings()
         probes = self._probes(self.config.destination_group)
-        readings = [tuple(probe.classes[k] for probe, k in zip(probes, row))
-                    for row in np.stack([np.argmax(probe.logits(table), axis=-1) for probe in probes], axis=1)]
+        # Class indices follow the probes' sorted classes, so the groups come in the order of their names.
+        readings, group_of_face = np.unique(np.stack([np.argmax(probe.logits(table), axis=-1) for probe in probes],
+                                                     axis=1), axis=0, return_inverse=True)
+        group_of_face = group_of_face.reshape(-1)
         rng = np.random.default_rng(self.config.seed)
         destinations = np.empty(len(identities), np.int64)
-        for reading in sorted(set(readings)):
-            members = np.flatnonzero([r == reading for r in readings])
+        for group in range(len(readings)):
+            members = np.flatnonzero(group_of_face == group)
             for face in members:
                 others = members[identities[members] != identities[face]]
                 if not len(others):
@@ -325,7 +327,12 @@ class PPGANTrainer:
                 destinations[face] = rng.choice(others)
         self.destination_faces = tf.constant(destinations)
         self._distributed_step = None  # retrace: the step reads the destinations
-        return {"+".join(reading): readings.count(reading) for reading in sorted(set(readings))}
+        return {"+".join(probe.classes[k] for probe, k in zip(probes, reading)): int(np.sum(group_of_face == group))
+                for group, reading in enumerate(readings)}
+
+    def _training_face_embeddings(self):
+        """The first verificator's cached embeddings of the training faces as they are (rows 2i, not the mirrors)."""
+        return self._cached_real_embeddings[next(iter(self.verificators))].numpy()[0::2]
 
     def fit_attribute_probes(self, labels_by_attribute):
         """Fits a `LinearProbe` per attribute on the cached embeddings of the training faces (as is, not mirrored).
@@ -334,7 +341,7 @@ class PPGANTrainer:
         `cache_real_embeddings` first. The probes of `preserve_attributes` then enter every step's L_attr, those of
         `discriminator_condition` D's condition.
         """
-        table = self._cached_real_embeddings[next(iter(self.verificators))].numpy()[0::2]
+        table = self._training_face_embeddings()
         self.attribute_probes = [attribute_probes.fit_probe(attribute, table, labels, seed=self.config.seed,
                                                             balanced=self.config.balance_attributes)
                                  for attribute, labels in labels_by_attribute.items()]
