@@ -118,6 +118,9 @@ class RunConfig:
     destination_margin: float = _field(1.2, "Distance to the destination's embedding within which L_dest stops "
                                             "pulling: beyond the recogniser's threshold, so G(x) moves towards that "
                                             "person without becoming them.")
+    destination_candidates: int = _field(1, "Faces of x's group drawn for its destination; the one whose embedding "
+                                            "is farthest from x's is taken (1: a random one), so the pull towards "
+                                            "it adds to the identity term's push instead of holding G(x) near x.")
     adversarial_region: str = _field("image", "Patches L_cGAN is averaged over: 'image' (all of D's patches, the "
                                               "paper) or 'face' (those centred on the aligned face, where G changes "
                                               "it: a face is most of what D can tell apart, undiluted by background).")
@@ -177,7 +180,7 @@ class RunConfig:
         if not 0.0 < self.crop_fraction <= 1.0:
             raise ValueError(f"crop_fraction={self.crop_fraction}: must be in (0, 1]")
         for name in ("steps", "batch_size", "verificator_batch_size", "checkpoint_every", "discriminator_steps",
-                     "discriminator_blocks", "shading_sigma",
+                     "discriminator_blocks", "shading_sigma", "destination_candidates",
                      "summary_every", "sample_every", "test_pairs"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)}: must be positive")

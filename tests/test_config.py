@@ -26,7 +26,7 @@ def test_save_and_load_round_trip(tmp_path):
     [({"setting": "gan"}, "setting"), ({"channels": 2}, "channels"), ({"batch_size": 0}, "batch_size"),
      ({"verificator_batch_size": 7}, "even"), ({"precision": "int8"}, "precision"),
      ({"lambda_destination": 1.0}, "destination_group"), ({"destination_group": "race"}, "lambda_destination"),
-     ({"destination_margin": -1.0}, "destination_margin"),
+     ({"destination_margin": -1.0}, "destination_margin"), ({"destination_candidates": 0}, "destination_candidates"),
      ({"setting": "cgan_sim", "lambda_destination": 1.0, "destination_group": "race"}, "identity term")],
 )
 def test_invalid_values_are_named(change, message):

@@ -1,3 +1,5 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -160,6 +162,14 @@ def test_destinations_are_other_people_of_the_group_the_probes_read_and_pull_g_o
     np.testing.assert_allclose(terms["generator_total"], expected, rtol=1e-5)
     with pytest.raises(ValueError, match="one person"):
         trainer.choose_destinations(["p0"] * len(faces))
+    # With every face a candidate, each destination is the same-group face of another person farthest from x.
+    trainer.config = dataclasses.replace(config, destination_candidates=len(faces))
+    trainer.choose_destinations(identities)
+    for face, destination in enumerate(trainer.destination_faces.numpy()):
+        others = [j for j in range(len(faces)) if identities[j] != identities[face]]
+        candidates = [j for j in others if reading[j] == reading[face]] or others
+        distances = np.linalg.norm(table[candidates] - table[face], axis=-1)
+        np.testing.assert_allclose(np.linalg.norm(table[destination] - table[face]), np.max(distances), rtol=1e-6)
 
 
 def test_balance_attributes_weighs_the_minority_class_up_in_the_probe_the_step_uses(tmp_path):

@@ -305,7 +305,8 @@ class PPGANTrainer:
 
         The group is the joint reading of the probes of `destination_group` (fitted by `fit_attribute_probes`)
         on the cached embeddings, so faces without labels (LFW's race) get one too. A face whose group holds
-        no other person takes a face of any other person. Returns the group sizes, {reading: faces}.
+        no other person takes a face of any other person. Of `destination_candidates` faces drawn, the one
+        farthest from x (in the same embeddings) is taken. Returns the group sizes, {reading: faces}.
         """
         identities = np.asarray(identities)
         if len(set(identities.tolist())) < 2:
@@ -324,7 +325,8 @@ class PPGANTrainer:
                 others = members[identities[members] != identities[face]]
                 if not len(others):
                     others = np.flatnonzero(identities != identities[face])
-                destinations[face] = rng.choice(others)
+                drawn = rng.choice(others, size=min(self.config.destination_candidates, len(others)), replace=False)
+                destinations[face] = drawn[np.argmax(np.linalg.norm(table[drawn] - table[face], axis=-1))]
         self.destination_faces = tf.constant(destinations)
         self._distributed_step = None  # retrace: the step reads the destinations
         return {"+".join(probe.classes[k] for probe, k in zip(probes, reading)): int(np.sum(group_of_face == group))
