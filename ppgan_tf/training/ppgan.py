@@ -126,6 +126,8 @@ class PPGANTrainer:
         self.verificators = dict(verificators) if isinstance(verificators, dict) else {"lightcnn": verificators}
         for verificator in self.verificators.values():
             verificator.trainable = False
+        # The name of the verificator whose embeddings L_attr, D's condition and L_dest read: the first.
+        self.probed_verificator = next(iter(self.verificators))
         shape = [1, config.image_size, config.image_size, config.channels]
         with strategy.scope():
             keras.utils.set_random_seed(config.seed)
@@ -245,7 +247,7 @@ class PPGANTrainer:
                        else tf.zeros_like(sim))
             attributes = (self._attribute_loss(real, fake, batch) if self._probes(config.preserve_attributes)
                           else tf.zeros_like(sim))
-            destination = (self._destination_loss(generated[next(iter(self.verificators))], batch)
+            destination = (self._destination_loss(generated[self.probed_verificator], batch)
                            if self.destination_faces is not None else tf.zeros_like(sim))
             generator_total = losses.generator_objective(
                 adversarial, verif, sim, config.setting, lambda_verif, config.lambda_sim
@@ -280,7 +282,7 @@ class PPGANTrainer:
     def _attribute_loss(self, real, fake, batch):
         """L_attr summed over the preserved attributes' probes, per example; they read the first verificator's
         embeddings."""
-        name = next(iter(self.verificators))
+        name = self.probed_verificator
         original, generated = self._real_embeddings(name, real, batch), self._embed(name, fake)
         return tf.add_n([losses.attribute_loss(probe.logits(original), probe.logits(generated), probe.class_weights)
                          for probe in self._probes(self.config.preserve_attributes)])
@@ -291,12 +293,12 @@ class PPGANTrainer:
         probes = self._probes(self.config.discriminator_condition)
         if not probes:
             return None
-        original = self._real_embeddings(next(iter(self.verificators)), real, batch)
+        original = self._real_embeddings(self.probed_verificator, real, batch)
         return tf.concat([tf.nn.softmax(probe.logits(original)) for probe in probes], axis=-1)
 
     def _destination_loss(self, generated, batch):
         """L_dest of the batch: G(x)'s embedding (as L_verif scores it) against its destination's, flipped as x is."""
-        cache = self._cached_real_embeddings[next(iter(self.verificators))]
+        cache = self._cached_real_embeddings[self.probed_verificator]
         rows = tf.gather(self.destination_faces, batch["face_indices"]) * 2 + tf.cast(batch["flipped"], tf.int64)
         return losses.destination_loss(tf.gather(cache, rows), generated, self.config.destination_margin)
 
@@ -334,7 +336,7 @@ class PPGANTrainer:
 
     def _training_face_embeddings(self):
         """The first verificator's cached embeddings of the training faces as they are (rows 2i, not the mirrors)."""
-        return self._cached_real_embeddings[next(iter(self.verificators))].numpy()[0::2]
+        return self._cached_real_embeddings[self.probed_verificator].numpy()[0::2]
 
     def fit_attribute_probes(self, labels_by_attribute):
         """Fits a `LinearProbe` per attribute on the cached embeddings of the training faces (as is, not mirrored).
