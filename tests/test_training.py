@@ -1,5 +1,3 @@
-import dataclasses
-
 import keras
 import numpy as np
 import pytest
@@ -163,7 +161,7 @@ def test_destinations_are_other_people_of_the_group_the_probes_read_and_pull_g_o
     with pytest.raises(ValueError, match="one person"):
         trainer.choose_destinations(["p0"] * len(faces))
     # With every face a candidate, each destination is the same-group face of another person farthest from x.
-    trainer.config = dataclasses.replace(config, destination_candidates=len(faces))
+    trainer.config = config.replace(destination_candidates=len(faces))
     trainer.choose_destinations(identities)
     for face, destination in enumerate(trainer.destination_faces.numpy()):
         others = [j for j in range(len(faces)) if identities[j] != identities[face]]
