@@ -147,11 +147,14 @@ def test_destinations_are_other_people_of_the_group_the_probes_read_and_pull_g_o
     groups = trainer.choose_destinations(identities)
     np.testing.assert_array_equal(trainer.destination_faces.numpy(), destinations)  # seeded
     assert sum(groups.values()) == len(faces)
+
+    def candidates(face):  # other people's faces of x's group, or any other person's when the group has none
+        others = [j for j in range(len(faces)) if identities[j] != identities[face]]
+        return [j for j in others if reading[j] == reading[face]] or others
+
     for face, destination in enumerate(destinations):
         assert identities[destination] != identities[face]
-        same_group_others = [j for j in range(len(faces))
-                             if reading[j] == reading[face] and identities[j] != identities[face]]
-        assert destination in same_group_others or not same_group_others
+        assert destination in candidates(face)
     batch = _batch(config, faces)
     terms = {name: float(value) for name, value in trainer.train_step(batch).items()}
     assert terms["destination"] > 0.0
@@ -164,9 +167,7 @@ def test_destinations_are_other_people_of_the_group_the_probes_read_and_pull_g_o
     trainer.config = config.replace(destination_candidates=len(faces))
     trainer.choose_destinations(identities)
     for face, destination in enumerate(trainer.destination_faces.numpy()):
-        others = [j for j in range(len(faces)) if identities[j] != identities[face]]
-        candidates = [j for j in others if reading[j] == reading[face]] or others
-        distances = np.linalg.norm(table[candidates] - table[face], axis=-1)
+        distances = np.linalg.norm(table[candidates(face)] - table[face], axis=-1)
         np.testing.assert_allclose(np.linalg.norm(table[destination] - table[face]), np.max(distances), rtol=1e-6)
 
 

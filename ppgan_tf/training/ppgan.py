@@ -331,8 +331,8 @@ class PPGANTrainer:
                 destinations[face] = drawn[np.argmax(np.linalg.norm(table[drawn] - table[face], axis=-1))]
         self.destination_faces = tf.constant(destinations)
         self._distributed_step = None  # retrace: the step reads the destinations
-        return {"+".join(probe.classes[k] for probe, k in zip(probes, reading)): int(np.sum(group_of_face == group))
-                for group, reading in enumerate(readings)}
+        return {"+".join(probe.classes[k] for probe, k in zip(probes, reading)): int(size)
+                for reading, size in zip(readings, np.bincount(group_of_face, minlength=len(readings)))}
 
     def _training_face_embeddings(self):
         """The first verificator's cached embeddings of the training faces as they are (rows 2i, not the mirrors)."""
