@@ -128,7 +128,8 @@ def test_d_conditioned_on_attributes_reads_each_real_face_with_its_probe(tmp_pat
 def test_destinations_are_other_people_of_the_group_the_probes_read_and_pull_g_of_x(tmp_path):
     faces = np.repeat(_faces(16), 3, axis=-1)
     identities = [f"p{i % 8}" for i in range(len(faces))]
-    labels = {"gender": ["female" if i % 4 < 2 else "male" for i in range(len(faces))]}
+    # Every fifth face's gender unknown: its group is the probe's reading, the others' their label.
+    labels = {"gender": ["" if i % 5 == 0 else "female" if i % 4 < 2 else "male" for i in range(len(faces))]}
     config = tiny_config(channels=3, steps=1, destination_group="gender", lambda_destination=2.0,
                          destination_margin=0.0)
     trainer = ppgan.PPGANTrainer(config, _verificator(config), tf.distribute.get_strategy(), str(tmp_path))
@@ -142,15 +143,17 @@ def test_destinations_are_other_people_of_the_group_the_probes_read_and_pull_g_o
     assert any(line.startswith("L_dest destinations drawn") for line in lines)
     probe, = trainer.attribute_probes
     table = trainer._cached_real_embeddings["lightcnn"].numpy()[0::2]
-    reading = np.argmax(probe.logits(table).numpy(), axis=-1)
+    reading = [probe.classes[k] for k in np.argmax(probe.logits(table).numpy(), axis=-1)]
+    group = [label or read for label, read in zip(labels["gender"], reading)]
+    assert group != reading and group != labels["gender"]  # both sources decide some faces' groups
     destinations = trainer.destination_faces.numpy()
-    groups = trainer.choose_destinations(identities)
+    groups = trainer.choose_destinations(identities, labels)
     np.testing.assert_array_equal(trainer.destination_faces.numpy(), destinations)  # seeded
-    assert sum(groups.values()) == len(faces)
+    assert groups == {g: group.count(g) for g in sorted(set(group))}
 
     def candidates(face):  # other people's faces of x's group, or any other person's when the group has none
         others = [j for j in range(len(faces)) if identities[j] != identities[face]]
-        return [j for j in others if reading[j] == reading[face]] or others
+        return [j for j in others if group[j] == group[face]] or others
 
     for face, destination in enumerate(destinations):
         assert identities[destination] != identities[face]
@@ -165,7 +168,7 @@ def test_destinations_are_other_people_of_the_group_the_probes_read_and_pull_g_o
         trainer.choose_destinations(["p0"] * len(faces))
     # With every face a candidate, each destination is the same-group face of another person farthest from x.
     trainer.config = config.replace(destination_candidates=len(faces))
-    trainer.choose_destinations(identities)
+    trainer.choose_destinations(identities, labels)
     for face, destination in enumerate(trainer.destination_faces.numpy()):
         distances = np.linalg.norm(table[candidates(face)] - table[face], axis=-1)
         np.testing.assert_allclose(np.linalg.norm(table[destination] - table[face]), np.max(distances), rtol=1e-6)

@@ -87,6 +87,16 @@ def _holds(checkpoint_path, name):
     return any(key.startswith(f"{name}/") for key, _ in tf.train.list_variables(checkpoint_path))
 
 
+def _labelled_or_read(probe, embeddings, labels=None):
+    """Each face's class index for `probe`'s attribute: its label where known (`labels`, '' when not), else the
+    probe's reading of its embedding."""
+    classes = np.argmax(probe.logits(embeddings), axis=-1)
+    if labels is not None:
+        known = np.array([label in probe.classes for label in labels])
+        classes[known] = [probe.classes.index(label) for label in np.asarray(labels)[known]]
+    return classes
+
+
 def face_patch_weights(discriminator, image_size, margin=0.2):
     """`[1, h, w, 1]` float32: 1 for D's patches centred on the aligned face (`alignment.face_box`), else 0."""
     side = discriminator(tf.zeros([1, image_size, image_size, discriminator.channels])).shape[1]
@@ -302,22 +312,25 @@ class PPGANTrainer:
         rows = tf.gather(self.destination_faces, batch["face_indices"]) * 2 + tf.cast(batch["flipped"], tf.int64)
         return losses.destination_loss(tf.gather(cache, rows), generated, self.config.destination_margin)
 
-    def choose_destinations(self, identities):
-        """Draws each training face's destination (seeded): a face of another person read as the same group.
+    def choose_destinations(self, identities, labels_by_attribute=None):
+        """Draws each training face's destination (seeded): a face of another person of the same group.
 
-        The group is the joint reading of the probes of `destination_group` (fitted by `fit_attribute_probes`)
-        on the cached embeddings, so faces without labels (LFW's race) get one too. A face whose group holds
-        no other person takes a face of any other person. Of `destination_candidates` faces drawn, the one
-        farthest from x (in the same embeddings) is taken. Returns the group sizes, {reading: faces}.
+        The group joins, per attribute of `destination_group`, the face's label where `labels_by_attribute`
+        ({attribute: a label per training face, '' when unknown}) knows it, else its probe's reading (fitted by
+        `fit_attribute_probes`) on the cached embeddings, so faces without labels (LFW's race) get one too. A face
+        whose group holds no other person takes a face of any other person. Of `destination_candidates` faces
+        drawn, the one farthest from x (in the same embeddings) is taken. Returns the group sizes, {group: faces}.
         """
         identities = np.asarray(identities)
         if len(set(identities.tolist())) < 2:
             raise ValueError("destination_group: the training faces hold one person; a destination is another")
         table = self._training_face_embeddings()
         probes = self._probes(self.config.destination_group)
+        labels_by_attribute = labels_by_attribute or {}
         # Class indices follow the probes' sorted classes, so the groups come in the order of their names.
-        readings, group_of_face = np.unique(np.stack([np.argmax(probe.logits(table), axis=-1) for probe in probes],
-                                                     axis=1), axis=0, return_inverse=True)
+        readings, group_of_face = np.unique(np.stack([
+            _labelled_or_read(probe, table, labels_by_attribute.get(probe.attribute)) for probe in probes
+        ], axis=1), axis=0, return_inverse=True)
         group_of_face = group_of_face.reshape(-1)
         rng = np.random.default_rng(self.config.seed)
         destinations = np.empty(len(identities), np.int64)
@@ -525,8 +538,8 @@ class PPGANTrainer:
         if config.lambda_destination:
             if identities is None:
                 raise ValueError("lambda_destination: fit needs the training faces' identities to draw destinations")
-            log(f"L_dest destinations drawn within the groups read by {config.destination_group}: "
-                f"{self.choose_destinations(identities)}")
+            log(f"L_dest destinations drawn within the groups of {config.destination_group} (labels, else the probes' "
+                f"reading): {self.choose_destinations(identities, attribute_labels)}")
         dataset = pipeline.gan_dataset(
             train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip, repeats=repeats
         )
