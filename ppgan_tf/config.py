@@ -112,8 +112,9 @@ class RunConfig:
     destination_group: str = _field("", "Attributes whose group G(x) keeps on its way out of x's identity, e.g. "
                                         "'gender+race' ('': none): each training face gets a destination, a face of "
                                         "another training person of x's group (by its labels, else by L_attr's "
-                                        "probes), and L_dest pulls G(x)'s embedding towards it, so the identity term pushes "
-                                        "x towards another person of its group instead of any atypical face.")
+                                        "probes), and L_dest pulls G(x)'s embedding towards it, so the identity "
+                                        "term pushes x towards another person of its group instead of any atypical "
+                                        "face.")
     lambda_destination: float = _field(0.0, "Weight of L_dest (needs destination_group).")
     destination_margin: float = _field(1.2, "Distance to the destination's embedding within which L_dest stops "
                                             "pulling: beyond the recogniser's threshold, so G(x) moves towards that "
