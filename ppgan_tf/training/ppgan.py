@@ -463,7 +463,9 @@ class PPGANTrainer:
         """One distributed step; returns the global-batch mean of every loss term."""
         if self._distributed_step is None:
 
-            @tf.function
+            # No AutoGraph: the step branches on the config only, and AutoGraph reads the source again when it
+            # traces, so editing the checkout under a running job would trace whatever code now stands there.
+            @tf.function(autograph=False)
             def distributed_step(batch):
                 per_replica = self.strategy.run(self._replica_step, args=(batch,))
                 if self.generator_average is not None:
