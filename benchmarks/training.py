@@ -68,7 +68,7 @@ def _time_variant(variant):
     pool = rng.integers(0, 256, (64, config.image_size, config.image_size, config.channels), dtype=np.uint8)
     if "cached" in modifiers:
         trainer.cache_real_embeddings(pool)
-    step = tf.function(trainer._replica_step, jit_compile="xla" in modifiers)
+    step = tf.function(trainer._replica_step, jit_compile="xla" in modifiers, autograph=False)
 
     def batch():
         indices, flipped = rng.integers(0, len(pool), config.batch_size), rng.random(config.batch_size) < 0.5

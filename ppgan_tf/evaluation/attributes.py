@@ -55,7 +55,7 @@ class AttributeClassifier(_Classifier):
         optimizer = keras.optimizers.Adam(learning_rate)
         targets = np.array([classes.index(label) for label in labels])
 
-        @tf.function
+        @tf.function(autograph=False)
         def step(images, targets):
             with tf.GradientTape() as tape:
                 logits = model(images, training=True)

@@ -74,7 +74,7 @@ def optimise_edit(kind, grid, budget, faces, recogniser, margin, steps, learning
     def edited():
         return apply_edit(kind, faces, smooth_field(controls, budget, faces.shape[1]))
 
-    @tf.function
+    @tf.function(autograph=False)
     def step():
         with tf.GradientTape() as tape:
             distance = tf.norm(recogniser(edited()) - originals, axis=-1)

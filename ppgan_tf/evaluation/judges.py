@@ -143,7 +143,7 @@ class FaceNetJudge:
         model(tf.zeros([1, *train_faces.images.shape[1:]]))
         optimizer = keras.optimizers.Adam(learning_rate)
 
-        @tf.function
+        @tf.function(autograph=False)
         def step(images, labels):
             with tf.GradientTape() as tape:
                 loss = batch_hard_triplet_loss(model(images, training=True), labels)

@@ -66,7 +66,7 @@ class Recogniser(tf.Module):
     @functools.cached_property
     def _embed_uint8(self):
         return tf.function(lambda images: self(tf.cast(images, tf.float32) / 127.5 - 1.0),
-                           reduce_retracing=True)
+                           reduce_retracing=True, autograph=False)
 
     def embed(self, images_uint8):
         """Unit embeddings of uint8 aligned faces, as a float32 numpy array."""

@@ -410,7 +410,7 @@ class PPGANTrainer:
 
     def _embed_with_mirrors(self, name, images_uint8, batch_size=64):
         """float32 rows 2i (face i) and 2i + 1 (its mirror) of the verificator `name`."""
-        embed = tf.function(lambda faces: tf.cast(self._embed(name, faces), tf.float32))
+        embed = tf.function(lambda faces: tf.cast(self._embed(name, faces), tf.float32), autograph=False)
         rows = []
         for start in range(0, len(images_uint8), batch_size):
             faces = pipeline.to_model_range(images_uint8[start:start + batch_size])
