@@ -143,7 +143,7 @@ def train_verificator(config, train_faces, test_faces, out_dir, log=print, check
     optimizer = keras.optimizers.Adam(_learning_rate(config))
     optimizer.build(trained)
 
-    @tf.function(autograph=False)  # branches on the config only; see `PPGANTrainer.train_step`
+    @tf.function(autograph=False)  # branches on the config only; AutoGraph would re-read the source at trace
     def train_step(images_a, images_b, same, view_seeds):
         labelled = tf.ones_like(tf.cast(same, tf.float32))  # pairs whose identity label still holds
         if targets_of is not None:
