@@ -31,6 +31,17 @@ def test_unknown_labels_are_left_out_and_one_class_is_refused():
         attribute_probes.fit_probe("gender", x, ["male" if i % 2 else "" for i in range(len(x))])
 
 
+def test_classes_of_takes_the_known_labels_and_reads_the_rest():
+    x, labels = _clusters()
+    probe = attribute_probes.fit_probe("gender", x, labels)
+    reading = np.argmax(probe.logits(x).numpy(), axis=1)
+    flipped = ["male" if label == "female" else "female" for label in labels]  # every known label against the reading
+    given = [label if i % 3 else ("unknown" if i % 2 else "") for i, label in enumerate(flipped)]
+    expected = [probe.classes.index(label) if i % 3 else reading[i] for i, label in enumerate(flipped)]
+    np.testing.assert_array_equal(probe.classes_of(x, given), expected)
+    np.testing.assert_array_equal(probe.classes_of(x), reading)
+
+
 def test_a_balanced_probe_weighs_the_minority_class_up_and_reads_more_of_it():
     # Overlapping classes, 30% female: unbalanced, the overlap is read as the majority.
     x, labels = _clusters(count=2000, seed=1)

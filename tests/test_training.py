@@ -125,7 +125,7 @@ def test_d_conditioned_on_attributes_reads_each_real_face_with_its_probe(tmp_pat
         tiny_config(discriminator_condition="race").validate()
 
 
-def test_destinations_are_other_people_of_the_group_the_probes_read_and_pull_g_of_x(tmp_path):
+def test_destinations_are_other_people_of_the_group_labelled_or_read_and_pull_g_of_x(tmp_path):
     faces = np.repeat(_faces(16), 3, axis=-1)
     identities = [f"p{i % 8}" for i in range(len(faces))]
     # Every fifth face's gender unknown: its group is the probe's reading, the others' their label.

@@ -42,6 +42,13 @@ class LinearProbe:
     def logits(self, embeddings):
         return tf.matmul(tf.cast(embeddings, tf.float32), self.weights) + self.bias
 
+    def classes_of(self, embeddings, labels=None):
+        """Each face's class index: its label where `labels` (one per face) knows it, else the probe's reading."""
+        indices = np.argmax(self.logits(embeddings), axis=-1)
+        known = labelled(labels) if labels is not None else []
+        indices[known] = [self.classes.index(labels[i]) for i in known]
+        return indices
+
 
 def known_classes(labels):
     """The classes a probe of these labels reads, in the order of its logits: the known labels, sorted."""

@@ -87,16 +87,6 @@ def _holds(checkpoint_path, name):
     return any(key.startswith(f"{name}/") for key, _ in tf.train.list_variables(checkpoint_path))
 
 
-def _labelled_or_read(probe, embeddings, labels=None):
-    """Each face's class index for `probe`'s attribute: its label where known (`labels`, '' when not), else the
-    probe's reading of its embedding."""
-    classes = np.argmax(probe.logits(embeddings), axis=-1)
-    if labels is not None:
-        known = np.array([label in probe.classes for label in labels])
-        classes[known] = [probe.classes.index(label) for label in np.asarray(labels)[known]]
-    return classes
-
-
 def face_patch_weights(discriminator, image_size, margin=0.2):
     """`[1, h, w, 1]` float32: 1 for D's patches centred on the aligned face (`alignment.face_box`), else 0."""
     side = discriminator(tf.zeros([1, image_size, image_size, discriminator.channels])).shape[1]
@@ -329,7 +319,7 @@ class PPGANTrainer:
         labels_by_attribute = labels_by_attribute or {}
         # Class indices follow the probes' sorted classes, so the groups come in the order of their names.
         readings, group_of_face = np.unique(np.stack([
-            _labelled_or_read(probe, table, labels_by_attribute.get(probe.attribute)) for probe in probes
+            probe.classes_of(table, labels_by_attribute.get(probe.attribute)) for probe in probes
         ], axis=1), axis=0, return_inverse=True)
         group_of_face = group_of_face.reshape(-1)
         rng = np.random.default_rng(self.config.seed)
