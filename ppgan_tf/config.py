@@ -122,6 +122,11 @@ class RunConfig:
     destination_candidates: int = _field(1, "Faces of x's group drawn for its destination; the one whose embedding "
                                             "is farthest from x's is taken (1: a random one), so the pull towards "
                                             "it adds to the identity term's push instead of holding G(x) near x.")
+    destination_confidence: float = _field(0.0, "Least probability with which L_dest's probes must read a face as "
+                                                "its group's class for it to be drawn as a destination (0: any "
+                                                "face of the group), so the farthest candidate is another person, "
+                                                "not an atypical member of the group (a man the gender probe half "
+                                                "reads as a woman); a group with none such draws from all.")
     adversarial_region: str = _field("image", "Patches L_cGAN is averaged over: 'image' (all of D's patches, the "
                                               "paper) or 'face' (those centred on the aligned face, where G changes "
                                               "it: a face is most of what D can tell apart, undiluted by background).")
@@ -204,6 +209,8 @@ class RunConfig:
         if self.lambda_destination and self.setting in ("cgan", "cgan_sim"):
             raise ValueError(f"lambda_destination with setting={self.setting!r}: L_dest goes with the identity term, "
                              "which this setting leaves out")
+        if not 0.0 <= self.destination_confidence < 1.0:
+            raise ValueError(f"destination_confidence={self.destination_confidence}: a probability, in [0, 1)")
         if self.destination_margin < 0:
             raise ValueError(f"destination_margin={self.destination_margin}: must be >= 0")
         if self.balance_attributes and not split_names(self.preserve_attributes):

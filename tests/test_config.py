@@ -27,6 +27,7 @@ def test_save_and_load_round_trip(tmp_path):
      ({"verificator_batch_size": 7}, "even"), ({"precision": "int8"}, "precision"),
      ({"lambda_destination": 1.0}, "destination_group"), ({"destination_group": "race"}, "lambda_destination"),
      ({"destination_margin": -1.0}, "destination_margin"), ({"destination_candidates": 0}, "destination_candidates"),
+     ({"destination_confidence": 1.0}, "destination_confidence"),
      ({"setting": "cgan_sim", "lambda_destination": 1.0, "destination_group": "race"}, "identity term")],
 )
 def test_invalid_values_are_named(change, message):

@@ -17,7 +17,8 @@ def _batch(config, faces):
     return next(iter(dataset))
 
 
-def _verificator(config):
+def _verificator(config, seed=1):
+    keras.utils.set_random_seed(seed)  # seeded: which faces a probe misreads (some must) follows its embeddings
     verificator = LightCNN9(channels=config.channels, width=config.verificator_width,
                             embedding_dim=config.embedding_dim)
     verificator(tf.zeros([1, config.image_size, config.image_size, config.channels]))
@@ -149,7 +150,7 @@ def test_destinations_are_other_people_of_the_group_labelled_or_read_and_pull_g_
     destinations = trainer.destination_faces.numpy()
     groups = trainer.choose_destinations(identities, labels)
     np.testing.assert_array_equal(trainer.destination_faces.numpy(), destinations)  # seeded
-    assert groups == {g: group.count(g) for g in sorted(set(group))}
+    assert groups == {g: (group.count(g), group.count(g)) for g in sorted(set(group))}  # confidence 0: all
 
     def candidates(face):  # other people's faces of x's group, or any other person's when the group has none
         others = [j for j in range(len(faces)) if identities[j] != identities[face]]
@@ -172,6 +173,21 @@ def test_destinations_are_other_people_of_the_group_labelled_or_read_and_pull_g_
     for face, destination in enumerate(trainer.destination_faces.numpy()):
         distances = np.linalg.norm(table[candidates(face)] - table[face], axis=-1)
         np.testing.assert_allclose(np.linalg.norm(table[destination] - table[face]), np.max(distances), rtol=1e-6)
+    # With destination_confidence, the farthest face the probe reads as its group's with at least that probability.
+    probability = tf.nn.softmax(probe.logits(table)).numpy()[np.arange(len(faces)),
+                                                              [probe.classes.index(g) for g in group]]
+    threshold = float(np.median(probability))
+    trainer.config = config.replace(destination_candidates=len(faces), destination_confidence=threshold)
+    groups = trainer.choose_destinations(identities, labels)
+    assert groups == {g: (group.count(g), sum(probability[j] >= threshold for j in range(len(faces)) if group[j] == g))
+                      for g in sorted(set(group))}
+    filtered = 0
+    for face, destination in enumerate(trainer.destination_faces.numpy()):
+        typical = [j for j in candidates(face) if probability[j] >= threshold] or candidates(face)
+        filtered += len(typical) < len(candidates(face))
+        distances = np.linalg.norm(table[typical] - table[face], axis=-1)
+        np.testing.assert_allclose(np.linalg.norm(table[destination] - table[face]), np.max(distances), rtol=1e-6)
+    assert filtered
 
 
 def test_balance_attributes_weighs_the_minority_class_up_in_the_probe_the_step_uses(tmp_path):
@@ -423,8 +439,7 @@ def test_stored_real_embeddings_are_reused_only_for_the_same_faces_and_verificat
     assert used is True
     np.testing.assert_allclose(np.load(path)["lightcnn"], fresh, atol=1e-5)
     assert cache(verificator, faces[::-1].copy())[0] is False  # other faces (or another order)
-    keras.utils.set_random_seed(5)
-    assert cache(_verificator(config), faces[::-1].copy())[0] is False  # another V gives other rows
+    assert cache(_verificator(config, seed=5), faces[::-1].copy())[0] is False  # another V gives other rows
 
 
 def test_the_discriminators_receptive_field_comes_from_the_config():

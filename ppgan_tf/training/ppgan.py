@@ -308,8 +308,10 @@ class PPGANTrainer:
         The group joins, per attribute of `destination_group`, the face's label where `labels_by_attribute`
         ({attribute: a label per training face, '' when unknown}) knows it, else its probe's reading (fitted by
         `fit_attribute_probes`) on the cached embeddings, so faces without labels (LFW's race) get one too. A face
-        whose group holds no other person takes a face of any other person. Of `destination_candidates` faces
-        drawn, the one farthest from x (in the same embeddings) is taken. Returns the group sizes, {group: faces}.
+        whose group holds no other person takes a face of any other person. With `destination_confidence`, only
+        faces every probe of the group reads as their group's class with at least that probability are drawn
+        (where the group has any of another person). Of `destination_candidates` faces drawn, the one farthest
+        from x (in the same embeddings) is taken. Returns {group: (faces, faces read as it confidently enough)}.
         """
         identities = np.asarray(identities)
         if len(set(identities.tolist())) < 2:
@@ -318,24 +320,32 @@ class PPGANTrainer:
         probes = self._probes(self.config.destination_group)
         labels_by_attribute = labels_by_attribute or {}
         # Class indices follow the probes' sorted classes, so the groups come in the order of their names.
-        readings, group_of_face = np.unique(np.stack([
-            probe.classes_of(table, labels_by_attribute.get(probe.attribute)) for probe in probes
-        ], axis=1), axis=0, return_inverse=True)
+        classes = np.stack([probe.classes_of(table, labels_by_attribute.get(probe.attribute)) for probe in probes],
+                           axis=1)
+        readings, group_of_face = np.unique(classes, axis=0, return_inverse=True)
         group_of_face = group_of_face.reshape(-1)
+        typical = np.ones(len(table), bool)
+        for probe, column in zip(probes, classes.T):
+            probabilities = tf.nn.softmax(probe.logits(table)).numpy()
+            typical &= probabilities[np.arange(len(table)), column] >= self.config.destination_confidence
         rng = np.random.default_rng(self.config.seed)
         destinations = np.empty(len(identities), np.int64)
         for group in range(len(readings)):
             members = np.flatnonzero(group_of_face == group)
             for face in members:
                 others = members[identities[members] != identities[face]]
+                if typical[others].any():
+                    others = others[typical[others]]
                 if not len(others):
                     others = np.flatnonzero(identities != identities[face])
                 drawn = rng.choice(others, size=min(self.config.destination_candidates, len(others)), replace=False)
                 destinations[face] = drawn[np.argmax(np.linalg.norm(table[drawn] - table[face], axis=-1))]
         self.destination_faces = tf.constant(destinations)
         self._distributed_step = None  # retrace: the step reads the destinations
-        return {"+".join(probe.classes[k] for probe, k in zip(probes, reading)): int(size)
-                for reading, size in zip(readings, np.bincount(group_of_face, minlength=len(readings)))}
+        sizes = np.bincount(group_of_face, minlength=len(readings))
+        typical_sizes = np.bincount(group_of_face[typical], minlength=len(readings))
+        return {"+".join(probe.classes[k] for probe, k in zip(probes, reading)): (int(size), int(typical_size))
+                for reading, size, typical_size in zip(readings, sizes, typical_sizes)}
 
     def _training_face_embeddings(self):
         """The first verificator's cached embeddings of the training faces as they are (rows 2i, not the mirrors)."""
@@ -531,7 +541,8 @@ class PPGANTrainer:
             if identities is None:
                 raise ValueError("lambda_destination: fit needs the training faces' identities to draw destinations")
             log(f"L_dest destinations drawn within the groups of {config.destination_group} (labels, else the probes' "
-                f"reading): {self.choose_destinations(identities, attribute_labels)}")
+                f"reading; group: (faces, those read as it with probability >= {config.destination_confidence})): "
+                f"{self.choose_destinations(identities, attribute_labels)}")
         dataset = pipeline.gan_dataset(
             train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip, repeats=repeats
         )
