@@ -27,6 +27,22 @@ def split_names(text):
     return [part.strip() for part in text.split("+") if part.strip()]
 
 
+def _named_values(field, text, parse, meaning):
+    """{name: parse(value)} of the 'name:value' entries of `text` joined by '+'; `parse` returns None for a value
+    out of range. Raises ValueError naming `field` on a malformed or repeated entry."""
+    values = {}
+    for entry in split_names(text):
+        name, _, value = entry.rpartition(":")
+        try:
+            parsed = parse(value) if name and name not in values else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise ValueError(f"{field}={text!r}: {entry!r} is not {meaning}")
+        values[name] = parsed
+    return values
+
+
 @dataclasses.dataclass
 class RunConfig:
     """Everything that defines a run. Field names are also the flag names."""
@@ -122,11 +138,12 @@ class RunConfig:
     destination_candidates: int = _field(1, "Faces of x's group drawn for its destination; the one whose embedding "
                                             "is farthest from x's is taken (1: a random one), so the pull towards "
                                             "it adds to the identity term's push instead of holding G(x) near x.")
-    destination_confidence: float = _field(0.0, "Least probability with which L_dest's probes must read a face as "
-                                                "its group's class for it to be drawn as a destination (0: any "
-                                                "face of the group), so the farthest candidate is another person, "
-                                                "not an atypical member of the group (a man the gender probe half "
-                                                "reads as a woman); a group with none such draws from all.")
+    destination_confidence: str = _field("", "Least probabilities with which L_dest's probes must read a face as "
+                                             "its group's class for it to be drawn as a destination, as "
+                                             "'attribute:probability' joined by '+', e.g. 'gender:0.9' ('': any face "
+                                             "of the group), so the farthest candidate is another person, not an "
+                                             "atypical member of the group (a man the gender probe half reads as a "
+                                             "woman); a group with none such draws from all its faces.")
     adversarial_region: str = _field("image", "Patches L_cGAN is averaged over: 'image' (all of D's patches, the "
                                               "paper) or 'face' (those centred on the aligned face, where G changes "
                                               "it: a face is most of what D can tell apart, undiluted by background).")
@@ -209,8 +226,10 @@ class RunConfig:
         if self.lambda_destination and self.setting in ("cgan", "cgan_sim"):
             raise ValueError(f"lambda_destination with setting={self.setting!r}: L_dest goes with the identity term, "
                              "which this setting leaves out")
-        if not 0.0 <= self.destination_confidence < 1.0:
-            raise ValueError(f"destination_confidence={self.destination_confidence}: a probability, in [0, 1)")
+        unknown = set(self.destination_confidences()) - set(split_names(self.destination_group))
+        if unknown:
+            raise ValueError(f"destination_confidence={self.destination_confidence!r}: {sorted(unknown)} not in "
+                             f"destination_group={self.destination_group!r}")
         if self.destination_margin < 0:
             raise ValueError(f"destination_margin={self.destination_margin}: must be >= 0")
         if self.balance_attributes and not split_names(self.preserve_attributes):
@@ -239,14 +258,15 @@ class RunConfig:
 
     def source_repeats(self):
         """{source name: visits per epoch} of `data_repeats`; raises ValueError on a malformed entry."""
-        repeats = {}
-        for entry in split_names(self.data_repeats):
-            name, _, times = entry.rpartition(":")
-            if not name or not times.isdigit() or int(times) < 1 or name in repeats:
-                raise ValueError(f"data_repeats={self.data_repeats!r}: {entry!r} is not 'source:times' with "
-                                 "a new source and a whole number >= 1")
-            repeats[name] = int(times)
-        return repeats
+        return _named_values("data_repeats", self.data_repeats,
+                             lambda times: int(times) if times.isdigit() and int(times) >= 1 else None,
+                             "'source:times' with a new source and a whole number >= 1")
+
+    def destination_confidences(self):
+        """{attribute: least probability} of `destination_confidence`; raises ValueError on a malformed entry."""
+        return _named_values("destination_confidence", self.destination_confidence,
+                             lambda p: float(p) if 0.0 < float(p) < 1.0 else None,
+                             "'attribute:probability' with a new attribute and a probability in (0, 1)")
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes).validate()

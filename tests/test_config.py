@@ -27,7 +27,7 @@ def test_save_and_load_round_trip(tmp_path):
      ({"verificator_batch_size": 7}, "even"), ({"precision": "int8"}, "precision"),
      ({"lambda_destination": 1.0}, "destination_group"), ({"destination_group": "race"}, "lambda_destination"),
      ({"destination_margin": -1.0}, "destination_margin"), ({"destination_candidates": 0}, "destination_candidates"),
-     ({"destination_confidence": 1.0}, "destination_confidence"),
+     ({"destination_group": "race", "lambda_destination": 1.0, "destination_confidence": "gender:0.9"}, "not in"),
      ({"setting": "cgan_sim", "lambda_destination": 1.0, "destination_group": "race"}, "identity term")],
 )
 def test_invalid_values_are_named(change, message):
@@ -42,6 +42,15 @@ def test_data_repeats_name_sources_and_whole_visits():
     for bad in ("utkface", "utkface:0", "utkface:1.5", ":2", "a:2+a:3"):
         with pytest.raises(ValueError, match="data_repeats"):
             run_config.get_config().replace(data_repeats=bad)
+
+
+def test_destination_confidence_names_attributes_and_probabilities():
+    config = run_config.get_config().replace(destination_group="gender+race", lambda_destination=1.0,
+                                             destination_confidence="gender:0.9+race:0.5")
+    assert config.destination_confidences() == {"gender": 0.9, "race": 0.5}
+    for bad in ("gender", "gender:1", "gender:0", "gender:x", "gender:0.5+gender:0.6"):
+        with pytest.raises(ValueError, match="destination_confidence"):
+            config.replace(destination_confidence=bad)
 
 
 def _flag_values(argv):

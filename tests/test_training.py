@@ -177,7 +177,7 @@ def test_destinations_are_other_people_of_the_group_labelled_or_read_and_pull_g_
     probability = tf.nn.softmax(probe.logits(table)).numpy()[np.arange(len(faces)),
                                                               [probe.classes.index(g) for g in group]]
     threshold = float(np.median(probability))
-    trainer.config = config.replace(destination_candidates=len(faces), destination_confidence=threshold)
+    trainer.config = config.replace(destination_candidates=len(faces), destination_confidence=f"gender:{threshold}")
     groups = trainer.choose_destinations(identities, labels)
     assert groups == {g: (group.count(g), sum(probability[j] >= threshold for j in range(len(faces)) if group[j] == g))
                       for g in sorted(set(group))}

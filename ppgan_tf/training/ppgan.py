@@ -309,8 +309,8 @@ class PPGANTrainer:
         ({attribute: a label per training face, '' when unknown}) knows it, else its probe's reading (fitted by
         `fit_attribute_probes`) on the cached embeddings, so faces without labels (LFW's race) get one too. A face
         whose group holds no other person takes a face of any other person. With `destination_confidence`, only
-        faces every probe of the group reads as their group's class with at least that probability are drawn
-        (where the group has any of another person). Of `destination_candidates` faces drawn, the one farthest
+        faces each named probe reads as their group's class with at least its probability are drawn (where the
+        group has any of another person). Of `destination_candidates` faces drawn, the one farthest
         from x (in the same embeddings) is taken. Returns {group: (faces, faces read as it confidently enough)}.
         """
         identities = np.asarray(identities)
@@ -325,9 +325,11 @@ class PPGANTrainer:
         readings, group_of_face = np.unique(classes, axis=0, return_inverse=True)
         group_of_face = group_of_face.reshape(-1)
         typical = np.ones(len(table), bool)
+        least = self.config.destination_confidences()
         for probe, column in zip(probes, classes.T):
-            probabilities = tf.nn.softmax(probe.logits(table)).numpy()
-            typical &= probabilities[np.arange(len(table)), column] >= self.config.destination_confidence
+            if probe.attribute in least:
+                probabilities = tf.nn.softmax(probe.logits(table)).numpy()
+                typical &= probabilities[np.arange(len(table)), column] >= least[probe.attribute]
         rng = np.random.default_rng(self.config.seed)
         destinations = np.empty(len(identities), np.int64)
         for group in range(len(readings)):
@@ -541,7 +543,7 @@ class PPGANTrainer:
             if identities is None:
                 raise ValueError("lambda_destination: fit needs the training faces' identities to draw destinations")
             log(f"L_dest destinations drawn within the groups of {config.destination_group} (labels, else the probes' "
-                f"reading; group: (faces, those read as it with probability >= {config.destination_confidence})): "
+                f"reading; group: (faces, those read as it at least as surely as {config.destination_confidence!r})): "
                 f"{self.choose_destinations(identities, attribute_labels)}")
         dataset = pipeline.gan_dataset(
             train_images, config.batch_size, seed=config.seed, start_step=start, flip=config.flip, repeats=repeats
