@@ -310,8 +310,8 @@ class PPGANTrainer:
         `fit_attribute_probes`) on the cached embeddings, so faces without labels (LFW's race) get one too. A face
         whose group holds no other person takes a face of any other person. With `destination_confidence`, only
         faces each named probe reads as their group's class with at least its probability are drawn (where the
-        group has any of another person). Of `destination_candidates` faces drawn, the one farthest
-        from x (in the same embeddings) is taken. Returns {group: (faces, faces read as it confidently enough)}.
+        group has any of another person). Of `destination_candidates` faces drawn, the one farthest from x (in the
+        same embeddings) is taken. Returns {group: (faces, faces read as it confidently enough)}.
         """
         identities = np.asarray(identities)
         if len(set(identities.tolist())) < 2:
